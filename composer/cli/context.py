@@ -1,0 +1,54 @@
+"""Global options, parsed once at the edge into a typed value (no click objects past here)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from composer.schema.loader import LoadedProject
+
+
+@dataclass(frozen=True)
+class GlobalOptions:
+    files: tuple[str, ...] = ()
+    project_name: str | None = None
+    profiles: tuple[str, ...] = ()
+    env_files: tuple[str, ...] = ()
+    project_directory: str | None = None
+    parallel: int | None = None
+    dry_run: bool = False
+    ansi: str = "auto"
+    progress: str | None = None
+
+    @classmethod
+    def from_click(cls, options: dict[str, Any]) -> GlobalOptions:
+        return cls(
+            files=tuple(options.get("files") or ()),
+            project_name=options.get("project_name"),
+            profiles=tuple(options.get("profiles") or ()),
+            env_files=tuple(options.get("env_files") or ()),
+            project_directory=options.get("project_directory"),
+            parallel=options.get("parallel"),
+            dry_run=bool(options.get("dry_run")),
+            ansi=options.get("ansi") or "auto",
+            progress=options.get("progress"),
+        )
+
+    def load(self, *, services: tuple[str, ...] = (), interpolate: bool = True, normalize: bool = True,
+             resolve_paths: bool = True) -> LoadedProject:
+        """Load the project these options name, reading stdin when a file is `-`."""
+        from composer.hostfs import HostFS
+        from composer.schema.loader import load_project
+        from composer.schema.options import STDIN, LoadOptions
+
+        stdin = sys.stdin.buffer.read() if STDIN in self.files else None
+        options = LoadOptions(
+            cwd=os.getcwd(), environ=dict(os.environ), files=self.files, project_name=self.project_name,
+            project_directory=self.project_directory, env_files=self.env_files, profiles=self.profiles,
+            services=services, interpolate=interpolate, normalize=normalize, resolve_paths=resolve_paths,
+            stdin=stdin,
+        )
+        return load_project(options, HostFS())

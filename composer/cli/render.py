@@ -1,0 +1,46 @@
+"""How errors and warnings reach the terminal: one line each, never a traceback for a user mistake."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import click
+
+from composer.errors import ComposerError
+
+PREFIX = "composer"
+
+
+def error_lines(err: ComposerError) -> list[str]:
+    """`composer: error: FILE:LINE:COL: message`, each hint on its own `hint:` line."""
+    return [line if line.startswith("hint: ") else f"{PREFIX}: error: {line}" for line in err.lines()]
+
+
+def warn(messages: Iterable[str]) -> None:
+    for message in messages:
+        click.echo(f"{PREFIX}: warning: {message}", err=True)
+
+
+def run_guarded(fn: Callable[[], Any]) -> None:
+    """Run the CLI; map user errors to exit 1 and click's usage errors to Compose's exit code 1."""
+    try:
+        result = fn()
+    except ComposerError as err:
+        for line in error_lines(err):
+            click.echo(line, err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(1)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    sys.exit(result if isinstance(result, int) else 0)
