@@ -50,6 +50,8 @@ class ComposerError(Exception):
 class ConfigErrors(ComposerError):
     """All the problems found in one document, sorted by location."""
 
+    errors: list[ComposerError]
+
     def __init__(self, errors: Sequence[ComposerError]) -> None:
         flat: list[ComposerError] = []
         for err in errors:

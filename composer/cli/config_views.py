@@ -94,8 +94,8 @@ def variables_table(loaded: LoadedProject, fmt: str) -> str:
 
     found = collect_variables(loaded.doc)
     if fmt == "json":
-        return json.dumps({v.name: v.as_json() for v in found}, indent=2) + "\n"
+        return json.dumps({v.name: v.as_json() for v in found}, indent=4) + "\n"
     rows = [("NAME", "REQUIRED", "DEFAULT VALUE", "ALTERNATE VALUE")]
     rows += [(v.name, "true" if v.required else "false", v.default or "", v.alternate or "") for v in found]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    return "".join("   ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() + "\n" for row in rows)
+    widths = [max(20, max(len(row[i]) for row in rows) + 3) for i in range(3)]
+    return "".join("".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + row[3] + "\n" for row in rows)

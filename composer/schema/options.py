@@ -103,7 +103,8 @@ def resolve_sources(options: LoadOptions, fs: SourceFS) -> ProjectSources:
     cwd = options.cwd
     pre_env: dict[str, str] = {}
     cwd_dotenv = posixpath.join(cwd, ".env")
-    if (not options.files and not options.project_directory and not options.env_files and not disabled
+    explicit_env = options.env_files or shell.get("COMPOSE_ENV_FILES")
+    if (not options.files and not options.project_directory and not explicit_env and not disabled
             and fs.is_file(cwd_dotenv)):
         pre_env = read_env_file(fs, cwd_dotenv, shell)
     early = {**pre_env, **shell}

@@ -116,6 +116,7 @@ class _Frame:
     size: int = 1
     pending_key: str | None = None
     pending_key_span: Span | None = None
+    pending_key_plain: bool = False
     merges: list[tuple[Any, Span]] = field(default_factory=list)
     key_lines: dict[str, int] = field(default_factory=dict)
     tag: str | None = None
@@ -207,14 +208,15 @@ class _Builder:
                     f'duplicate key "{key}": already defined at line {first}', span=span,
                     hint=f"remove one of the two definitions (lines {first} and {span.line})",
                 )
-            if key != "<<":
+            if key != "<<" or getattr(event, "style", None) is not None:
                 parent.key_lines[key] = span.line
             parent.pending_key = key
             parent.pending_key_span = span
+            parent.pending_key_plain = isinstance(event, ev.ScalarEvent) and event.style is None
             return
-        key, key_span = parent.pending_key, parent.pending_key_span
+        key, key_span, plain_key = parent.pending_key, parent.pending_key_span, parent.pending_key_plain
         parent.pending_key = parent.pending_key_span = None
-        if key == "<<" and tag is None:
+        if key == "<<" and plain_key and tag is None:
             parent.merges.append((value, span))
             return
         node.put(key, value, key_span, span)

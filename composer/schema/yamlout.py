@@ -20,10 +20,11 @@ _YAML11_SPECIAL = frozenset(
 )
 _SEXAGESIMAL = re.compile(r"[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?")
 _FIRST_SPECIAL = set("-?:,[]{}#&*!|>'\"%@`")
+_UNPRINTABLE = re.compile("[\x7f-\x9f\ufeff\ufffe\uffff]")
 
 
 def _needs_quotes(text: str) -> bool:
-    if text == "" or text in _YAML11_SPECIAL or text != text.strip():
+    if text in ("", "<<") or text in _YAML11_SPECIAL or text != text.strip():
         return True
     if not isinstance(resolve_plain(text), str) or _SEXAGESIMAL.fullmatch(text):
         return True
@@ -32,9 +33,6 @@ def _needs_quotes(text: str) -> bool:
     if ": " in text or " #" in text or text.endswith(":") or "\t" in text:
         return True
     return any(ord(ch) < 0x20 for ch in text) or bool(_UNPRINTABLE.search(text))
-
-
-_UNPRINTABLE = re.compile("[\x7f-\x9f\ufeff\ufffe\uffff]")
 
 
 def _quote(text: str) -> str:
@@ -64,7 +62,8 @@ def scalar(value: Any) -> str:
 
 def _block(text: str, indent: str) -> list[str] | None:
     """A multi-line string as a literal block, when that round-trips exactly."""
-    if "\n" not in text or text.startswith((" ", "\n")) or any(ord(c) < 0x20 and c != "\n" for c in text):
+    if ("\n" not in text or text.startswith((" ", "\n")) or any(ord(c) < 0x20 and c != "\n" for c in text)
+            or _UNPRINTABLE.search(text)):
         return None
     body = text.rstrip("\n")
     trailing = len(text) - len(body)
