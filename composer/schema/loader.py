@@ -16,7 +16,7 @@ from composer.schema.expand import expand_document
 from composer.schema.extends import resolve_extends
 from composer.schema.fs import SourceFS
 from composer.schema.interpolate import interpolate_tree, substitute
-from composer.schema.merge import merge_documents, strip_resets
+from composer.schema.merge import enforce_unique, merge_documents, strip_resets
 from composer.schema.naming import check_project_name, normalize_project_name
 from composer.schema.options import STDIN, LoadOptions, read_env_file, resolve_sources
 from composer.schema.paths import resolve_project_paths
@@ -139,11 +139,12 @@ def _load_files(ctx: _Context, files: tuple[str, ...], project_dir: str, variabl
     for path in files:
         doc = _prepare(ctx, path, variables)
         doc = resolve_extends(doc, file=path if path != STDIN else posixpath.join(project_dir, STDIN_NAME),
-                              load_file=lambda other: _prepare(ctx, other, variables), diag=ctx.diag)
+                              load_file=lambda other: _prepare(ctx, other, variables), diag=ctx.diag,
+                              project_dir=project_dir, env=variables)
         doc = _apply_includes(ctx, doc, path, project_dir, variables, stack)
         merged = doc if merged is None else merge_documents(merged, doc)
     assert merged is not None
-    return strip_resets(merged)
+    return enforce_unique(strip_resets(merged))
 
 
 def _apply_includes(ctx: _Context, doc: YMap, path: str, project_dir: str, variables: Mapping[str, str],
