@@ -60,7 +60,7 @@ def config(opts: GlobalOptions, services: tuple[str, ...], fmt: str, quiet: bool
     if lines is not None:
         text = "".join(f"{line}\n" for line in lines)
     elif not show_variables:
-        document = views.canonical(loaded, services, escape_dollars=not no_interpolate)
+        document = views.canonical(loaded, services, escape_dollars=not no_interpolate, yaml=fmt == "yaml")
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n" if fmt == "json" else _yaml(document)
     _write(text, output)
 

@@ -11,17 +11,6 @@ from composer.schema.tree import to_plain
 SECTIONS = ("services", "networks", "volumes", "secrets", "configs", "models")
 
 
-def _escape(value: Any) -> Any:
-    """Re-escape `$` as `$$` so the printed file loads back to the same values (as Compose does)."""
-    if isinstance(value, str):
-        return value.replace("$", "$$")
-    if isinstance(value, dict):
-        return {key: _escape(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_escape(item) for item in value]
-    return value
-
-
 def _dependencies(loaded: LoadedProject, names: tuple[str, ...]) -> set[str]:
     """The named services and everything they depend on."""
     services = loaded.services
@@ -35,26 +24,38 @@ def _dependencies(loaded: LoadedProject, names: tuple[str, ...]) -> set[str]:
     return seen
 
 
-def canonical(loaded: LoadedProject, names: tuple[str, ...] = (), *, escape_dollars: bool = True) -> dict[str, Any]:
-    """The project as `docker compose config` prints it (only the named services, if any)."""
+def canonical(loaded: LoadedProject, names: tuple[str, ...] = (), *, escape_dollars: bool = True,
+              yaml: bool = False) -> dict[str, Any]:
+    """The project as `docker compose config` prints it (only the named services, if any).
+
+    Without interpolation Compose prints the raw model with every mapping's keys sorted; so do we.
+    """
     from composer.schema.canonical import to_canonical
 
     document: dict[str, Any]
-    if loaded.model is not None:
-        document = to_canonical(loaded.model)
+    if loaded.model is not None and escape_dollars:
+        document = to_canonical(loaded.model, yaml=yaml, escape_dollars=True)
         for section in SECTIONS:
             if section in document and isinstance(document[section], dict):
                 keep = loaded.doc.get(section) or {}
                 document[section] = {k: v for k, v in document[section].items() if k in keep}
-                if not document[section] and section != "services":
-                    del document[section]
-        document["name"] = loaded.name
     else:
-        document = to_plain(loaded.doc)
+        document = _sorted(to_plain(loaded.doc), yaml)
     if names:
         wanted = _dependencies(loaded, names)
-        document["services"] = {k: v for k, v in document["services"].items() if k in wanted}
-    return _escape(document) if escape_dollars else document
+        document["services"] = {k: v for k, v in document.get("services", {}).items() if k in wanted}
+    return document
+
+
+def _sorted(value: Any, yaml: bool) -> Any:
+    from composer.schema.canonical import yaml_key_order
+
+    if isinstance(value, dict):
+        keys = yaml_key_order(value) if yaml else sorted(value)
+        return {key: _sorted(value[key], yaml) for key in keys}
+    if isinstance(value, list):
+        return [_sorted(item, yaml) for item in value]
+    return value
 
 
 def service_names(loaded: LoadedProject, names: tuple[str, ...]) -> list[str]:
@@ -80,7 +81,7 @@ def hashes(loaded: LoadedProject, which: str) -> list[str]:
     from composer.errors import ComposerError
     from composer.planner.hashing import config_hash
 
-    document = canonical(loaded, escape_dollars=False)
+    document = canonical(loaded)
     services = document["services"]
     names = sorted(services) if which == "*" else [n.strip() for n in which.split(",") if n.strip()]
     for name in names:

@@ -21,18 +21,21 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
 
 
 @click.group(context_settings=CONTEXT, invoke_without_command=False)
-@click.option("-f", "--file", "files", multiple=True, metavar="FILE", help="Compose configuration files (repeatable; - for stdin).")
+@click.option("-f", "--file", "files", multiple=True, metavar="FILE",
+              help="Compose configuration files (repeatable; - for stdin).")
 @click.option("-p", "--project-name", "project_name", metavar="NAME", help="Project name.")
 @click.option("--profile", "profiles", multiple=True, metavar="NAME", help="Profile to enable (repeatable).")
 @click.option("--env-file", "env_files", multiple=True, metavar="PATH", help="Alternate environment file (repeatable).")
 @click.option("--project-directory", metavar="PATH", help="Alternate working directory (default: the first file's).")
 @click.option("--parallel", type=int, default=None, metavar="N", help="Maximum parallelism, -1 for unlimited.")
 @click.option("--dry-run", is_flag=True, help="Execute command in dry run mode.")
-@click.option("--ansi", type=click.Choice(["never", "always", "auto"]), default="auto", help="Control when to print ANSI control characters.")
-@click.option("--progress", type=click.Choice(["auto", "tty", "plain", "json", "quiet"]), default=None, help="Set type of progress output.")
+@click.option("--ansi", type=click.Choice(["never", "always", "auto"]), default="auto",
+              help="Control when to print ANSI control characters.")
+@click.option("--progress", type=click.Choice(["auto", "tty", "plain", "json", "quiet"]), default=None,
+              help="Set type of progress output.")
 @click.version_option(__version__, "-v", "--version", prog_name="composer", message="composer version %(version)s")
 @click.pass_context
-def cli(ctx: click.Context, **options: Any) -> None:
+def cli(ctx: click.Context, /, **options: Any) -> None:
     """composer: define and run multi-container applications from Compose files, without a daemon."""
     ctx.obj = GlobalOptions.from_click(options)
 

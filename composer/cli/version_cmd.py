@@ -10,7 +10,8 @@ from composer import __version__
 
 
 @click.command()
-@click.option("-f", "--format", "fmt", type=click.Choice(["pretty", "json"]), default="pretty", help="Format the output.")
+@click.option("-f", "--format", "fmt", type=click.Choice(["pretty", "json"]), default="pretty",
+              help="Format the output.")
 @click.option("--short", is_flag=True, help="Shows only composer's version number.")
 def version(fmt: str, short: bool) -> None:
     """Show the composer version information."""

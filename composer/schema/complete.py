@@ -11,7 +11,6 @@ project's variables (unset ones stay null).
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Mapping
 from typing import Any
 
@@ -51,14 +50,29 @@ def _name_resources(doc: YMap, project: str) -> None:
             spec.put("name", key if external else f"{project}_{key}", section.key_span(key))
 
 
-def _complete_build(service: YMap) -> None:
+def _complete_build(service: YMap, lookup: Mapping[str, str]) -> None:
+    """Context `.`, dockerfile `Dockerfile`; key-only build args come from the variables or go."""
     build = service.get("build")
     if not isinstance(build, YMap):
         return
+    args = build.get("args")
+    if isinstance(args, YMap):
+        for key in [k for k, v in args.items() if v is None]:
+            if key in lookup:
+                args[key] = lookup[key]
+            else:
+                del args[key]
     if not build.get("context"):
         build.put("context", ".", service.key_span("build"))
     if "dockerfile" not in build and "dockerfile_inline" not in build:
         build.put("dockerfile", "Dockerfile", service.key_span("build"))
+
+
+def _scale_into_deploy(service: YMap) -> None:
+    """Compose copies `scale` into `deploy.replicas` when there is a `deploy` section."""
+    deploy = service.get("deploy")
+    if isinstance(deploy, YMap) and "scale" in service and "replicas" not in deploy:
+        deploy.put("replicas", service["scale"], service.key_span("scale"), service.value_span("scale"))
 
 
 def _implicit_depends_on(service: YMap) -> None:
@@ -206,7 +220,8 @@ def complete(doc: YMap, *, project: str, fs: SourceFS, variables: Mapping[str, s
             continue
         networks = _service_networks(service)
         needs_default = needs_default or (networks is not None and "default" in networks)
-        _complete_build(service)
+        _complete_build(service, variables)
+        _scale_into_deploy(service)
         _implicit_depends_on(service)
         _complete_secrets(service)
         try:
@@ -225,6 +240,3 @@ def complete(doc: YMap, *, project: str, fs: SourceFS, variables: Mapping[str, s
     _name_resources(doc, project)
     return doc
 
-
-def project_relative(path: str, base: str) -> str:
-    return posixpath.normpath(posixpath.join(base, path))

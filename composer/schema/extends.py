@@ -102,7 +102,7 @@ class _Resolver:
         if target == ref or target in chain:
             loop = [*chain[chain.index(target):], ref, target] if target in chain else [ref, target]
             raise ComposerError(
-                f'service "{name}" extends itself: circular extends '
+                f'service "{name}" is part of an extends cycle: circular extends '
                 + " -> ".join(self.label(r) for r in loop),
                 span=link.span,
             )

@@ -18,7 +18,7 @@ from composer.schema.fs import SourceFS
 from composer.schema.interpolate import interpolate_tree, substitute
 from composer.schema.merge import enforce_unique, merge_documents, strip_resets
 from composer.schema.naming import check_project_name, normalize_project_name
-from composer.schema.options import STDIN, LoadOptions, read_env_file, resolve_sources
+from composer.schema.options import STDIN, LoadOptions, read_env_file, resolve_sources, shown
 from composer.schema.paths import resolve_project_paths
 from composer.schema.profiles import ProfileSelection, active_profiles, all_profiles, check_dependencies, select
 from composer.schema.references import check_references
@@ -62,8 +62,8 @@ class _Context:
     cache: dict[tuple[str, int], YMap] = field(default_factory=dict)
 
 
-def _display(path: str) -> str:
-    return STDIN_NAME if path == STDIN else path
+def _display(path: str, cwd: str | None = None) -> str:
+    return STDIN_NAME if path == STDIN else shown(path, cwd)
 
 
 def _read(ctx: _Context, path: str) -> list[YMap]:
@@ -78,9 +78,10 @@ def _read(ctx: _Context, path: str) -> list[YMap]:
             raise ComposerError(f"{path} is a directory, not a Compose file")
         except PermissionError:
             raise ComposerError(f"open {path}: permission denied")
-    docs = read_documents(data, _display(path))
+    shown = _display(path, ctx.options.cwd)
+    docs = read_documents(data, shown)
     if not docs:
-        raise ComposerError("empty compose file", span=Span(_display(path), 1, 1))
+        raise ComposerError("empty compose file", span=Span(shown, 1, 1))
     return docs
 
 
@@ -88,19 +89,22 @@ def _prepare(ctx: _Context, path: str, variables: Mapping[str, str]) -> YMap:
     """Read, interpolate and expand one file (phases 1-3), its documents merged in order."""
     key = (path, id(variables))
     if key in ctx.cache:
-        return deep_copy(ctx.cache[key])
+        cached: YMap = deep_copy(ctx.cache[key])
+        return cached
     prepared: YMap | None = None
     for doc in _read(ctx, path):
         if ctx.options.interpolate:
             doc = interpolate_tree(doc, variables.get, ctx.diag)
         if "version" in doc:
-            ctx.diag.warn(f"{_display(path)}: the attribute `version` is obsolete, it will be ignored, "
+            shown_path = _display(path, ctx.options.cwd)
+            ctx.diag.warn(f"{shown_path}: the attribute `version` is obsolete, it will be ignored, "
                           "please remove it to avoid potential confusion")
         doc = expand_document(doc, ctx.diag)
         prepared = doc if prepared is None else merge_documents(prepared, doc)
     assert prepared is not None
     ctx.cache[key] = prepared
-    return deep_copy(prepared)
+    copy: YMap = deep_copy(prepared)
+    return copy
 
 
 def _project_name(ctx: _Context, files: tuple[str, ...], project_dir: str, variables: Mapping[str, str]) -> str:
@@ -173,7 +177,12 @@ def _apply_includes(ctx: _Context, doc: YMap, path: str, project_dir: str, varia
         sub_dir = posixpath.normpath(posixpath.join(base_dir, sub_dir)) if isinstance(sub_dir, str) \
             else posixpath.dirname(files[0])
         sub_vars = _include_variables(ctx, entry, base_dir, sub_dir, variables)
-        included = _load_files(ctx, files, sub_dir, sub_vars, (*stack, files[0]))
+        try:
+            included = _load_files(ctx, files, sub_dir, sub_vars, (*stack, files[0]))
+        except ComposerError as exc:
+            if exc.span is None:
+                exc.span = span
+            raise
         if ctx.options.resolve_paths:
             included = resolve_project_paths(included, sub_dir, sub_vars)
         errors.extend(_add_included(doc, included, files[0], span))
@@ -195,7 +204,7 @@ def _include_variables(ctx: _Context, entry: Any, base_dir: str, sub_dir: str,
         paths = [default] if ctx.fs.is_file(default) else []
     own: dict[str, str] = {}
     for env_path in paths:
-        own.update(read_env_file(ctx.fs, env_path, {**own, **variables}))
+        own.update(read_env_file(ctx.fs, env_path, {**own, **variables}, ctx.options.cwd))
     return {**own, **variables}
 
 
@@ -238,6 +247,7 @@ def load_project(options: LoadOptions, fs: SourceFS) -> LoadedProject:
     if options.normalize:
         doc = complete(doc, project=name, fs=fs, variables=variables)
 
+    doc = _with_name(doc, name)
     errors: list[ComposerError] = []
     model = None
     try:
@@ -258,7 +268,6 @@ def load_project(options: LoadOptions, fs: SourceFS) -> LoadedProject:
         del services[disabled]
     if options.interpolate and options.normalize:
         prune_unused(doc)
-    doc = _with_name(doc, name)
     return LoadedProject(name=name, doc=doc, working_dir=sources.project_directory, config_files=tuple(
         _display(f) for f in sources.files), environment=variables, env_files=sources.env_files,
         selection=selection, diagnostics=diag, model=model, all_services=all_services,

@@ -83,10 +83,13 @@ class Ulimit(Extensible):
 
 
 def check_ulimit_names(value: dict[str, Ulimit]) -> dict[str, Ulimit]:
+    """Ulimit names are lowercase words (`nofile`, `nproc`), as in the specification."""
     for name in value:
         if not re.fullmatch(r"[a-z]+", name):
             raise fail(
-                "compose_ulimit_name", f'invalid ulimit name "{name}" (lowercase letters only)', at=name
+                "compose_ulimit_name",
+                f'invalid ulimit name "{name}" (lowercase letters only)',
+                at=(name, "[key]"),
             )
     return value
 
@@ -425,11 +428,6 @@ class Deploy(Extensible):
     endpoint_mode: Annotated[str, choice("compose_endpoint_mode", ("vip", "dnsrr"))] | None = None
 
 
-def file_mode_str(mode: int) -> str:
-    """A file mode as Compose prints it: octal with a leading zero (`0440`)."""
-    return f"0{mode:o}"
-
-
 __all__ = [
     "DEPLOY_MODES",
     "WATCH_ACTIONS",
@@ -455,6 +453,5 @@ __all__ = [
     "UpdateConfig",
     "WatchTrigger",
     "WeightDevice",
-    "file_mode_str",
     "parse_extra_hosts",
 ]

@@ -43,7 +43,8 @@ def fail(
     """An error with a finished message; `, got <value>` is appended when a value is given.
 
     `at` names the key (or path of keys) below the validated object that the error is about,
-    for checks that look at several fields at once; `validate.py` adds it to the location.
+    for checks that look at several fields at once; `validate.py` adds it to the location. A
+    final `"[key]"` makes the error point at the key itself rather than at its value.
     """
     text = message if value is ... else f"{message}, got {describe(value)}"
     where = (at,) if isinstance(at, str) else at
@@ -192,11 +193,16 @@ def _to_str_tuple(value: Any) -> Any:
     return value
 
 
+def _scalar_tuple(value: Any) -> Any:
+    """One scalar stands for a list of one (Compose accepts `expose: 80`, `options: {size: 1}`)."""
+    return value if isinstance(value, list | tuple) else (value,)
+
+
 def _unique(value: tuple[str, ...]) -> tuple[str, ...]:
     seen: set[str] = set()
-    for item in value:
+    for index, item in enumerate(value):
         if item in seen:
-            raise fail("compose_unique", f'"{item}" is listed more than once')
+            raise fail("compose_unique", f'"{item}" is listed more than once', at=(index,))
         seen.add(item)
     return value
 
@@ -214,9 +220,8 @@ Labels = dict[str, Annotated[str, BeforeValidator(_to_str_or_empty)]]
 """Labels, options: every value a string, `null` becomes ""."""
 EnvMapping = dict[str, Annotated[str | None, BeforeValidator(_to_str_or_none)]]
 """Environment-like maps: `null` means "no value here" and is kept."""
-GoStrList = Annotated[
-    tuple[GoStr, ...], BeforeValidator(lambda v: (v,) if not isinstance(v, list | tuple) else v)
-]
+GoStrList = Annotated[tuple[GoStr, ...], BeforeValidator(_scalar_tuple)]
+"""A list of strings that may be written as numbers (`expose: [80]`, `group_add: [42]`)."""
 
 
 # --- byte sizes, durations, file modes ----------------------------------------------------------

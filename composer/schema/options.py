@@ -65,7 +65,14 @@ def _abs(path: str, base: str) -> str:
     return posixpath.normpath(posixpath.join(base, path))
 
 
-def read_env_file(fs: SourceFS, path: str, lookup: Mapping[str, str]) -> dict[str, str]:
+def shown(path: str, cwd: str | None) -> str:
+    """How a file is named in messages: relative to the working directory when inside it."""
+    if cwd and path.startswith(cwd.rstrip("/") + "/"):
+        return path[len(cwd.rstrip("/")) + 1:]
+    return path
+
+
+def read_env_file(fs: SourceFS, path: str, lookup: Mapping[str, str], cwd: str | None = None) -> dict[str, str]:
     """One `.env` file's variables (interpolated with the shell's and its own earlier ones)."""
     try:
         text = fs.read_bytes(path).decode("utf-8-sig")
@@ -74,8 +81,8 @@ def read_env_file(fs: SourceFS, path: str, lookup: Mapping[str, str]) -> dict[st
     except IsADirectoryError:
         raise ComposerError(f"env file is a directory: {path}")
     except UnicodeDecodeError:
-        raise ComposerError("env file is not valid UTF-8", span=Span(path, 1, 1))
-    values = parse_dotenv(text, filename=path, lookup=lookup.get)
+        raise ComposerError("env file is not valid UTF-8", span=Span(shown(path, cwd), 1, 1))
+    values = parse_dotenv(text, filename=shown(path, cwd), lookup=lookup.get)
     return {key: value for key, value in values.items() if value is not None}
 
 
@@ -106,7 +113,7 @@ def resolve_sources(options: LoadOptions, fs: SourceFS) -> ProjectSources:
     explicit_env = options.env_files or shell.get("COMPOSE_ENV_FILES")
     if (not options.files and not options.project_directory and not explicit_env and not disabled
             and fs.is_file(cwd_dotenv)):
-        pre_env = read_env_file(fs, cwd_dotenv, shell)
+        pre_env = read_env_file(fs, cwd_dotenv, shell, cwd)
     early = {**pre_env, **shell}
 
     discovered = False
@@ -114,7 +121,7 @@ def resolve_sources(options: LoadOptions, fs: SourceFS) -> ProjectSources:
         files = [STDIN if name == STDIN else _abs(name, cwd) for name in options.files]
     elif early.get("COMPOSE_FILE"):
         separator = early.get("COMPOSE_PATH_SEPARATOR") or ":"
-        base = options.project_directory and _abs(options.project_directory, cwd) or cwd
+        base = (options.project_directory and _abs(options.project_directory, cwd)) or cwd
         files = [_abs(name, base) for name in early["COMPOSE_FILE"].split(separator) if name]
     else:
         search_from = _abs(options.project_directory, cwd) if options.project_directory else cwd
@@ -144,6 +151,6 @@ def resolve_sources(options: LoadOptions, fs: SourceFS) -> ProjectSources:
 
     from_files: dict[str, str] = {}
     for path in env_paths:
-        from_files.update(read_env_file(fs, path, {**from_files, **early}))
+        from_files.update(read_env_file(fs, path, {**from_files, **early}, cwd))
     environment = {**from_files, **pre_env, **shell}
     return ProjectSources(tuple(files), project_dir, environment, tuple(env_paths), discovered)

@@ -45,18 +45,18 @@ def select(services: YMap, active: frozenset[str], named: Iterable[str] = ()) ->
     named = list(named)
     unknown = [name for name in named if name not in services]
     raise_all(ComposerError(f'no such service: "{name}"') for name in unknown)
-    active = set(active)
+    chosen = set(active)
     for name in named:
-        active.update(service_profiles(services[name]))
-    everything = ALL in active
+        chosen.update(service_profiles(services[name]))
+    everything = ALL in chosen
     enabled, disabled = [], []
     for name, service in services.items():
         profiles = service_profiles(service)
-        if not profiles or everything or active.intersection(profiles):
+        if not profiles or everything or chosen.intersection(profiles):
             enabled.append(name)
         else:
             disabled.append(name)
-    return ProfileSelection(frozenset(active), tuple(enabled), tuple(disabled))
+    return ProfileSelection(frozenset(chosen), tuple(enabled), tuple(disabled))
 
 
 def check_dependencies(services: YMap, selection: ProfileSelection) -> None:

@@ -7,6 +7,7 @@ because it also runs when validation found shape errors, to report everything in
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -51,12 +52,56 @@ def service_refs(service: YMap) -> Iterator[tuple[str, str, Any]]:
                 yield key, item.split(":", 1)[0], items.item_span(index)
 
 
+def dependency_cycles(services: YMap) -> list[ComposerError]:
+    """Each `depends_on` cycle once, with the place of every edge in it."""
+    edges: dict[str, list[tuple[str, Any]]] = {}
+    for name, service in services.items():
+        depends = service.get("depends_on") if isinstance(service, YMap) else None
+        if isinstance(depends, YMap):
+            edges[name] = [(dep, depends.key_span(dep)) for dep in depends if dep in services]
+    errors: list[ComposerError] = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    seen_cycles: set[frozenset[str]] = set()
+
+    def visit(start: str) -> None:
+        stack: list[tuple[str, int]] = [(start, 0)]
+        path: list[str] = []
+        while stack:
+            node, index = stack.pop()
+            if index == 0:
+                if state.get(node) == 2:
+                    continue
+                state[node] = 1
+                path.append(node)
+            targets = edges.get(node, [])
+            if index < len(targets):
+                stack.append((node, index + 1))
+                target, _span = targets[index]
+                if state.get(target) == 1:
+                    cycle = [*path[path.index(target):], target]
+                    if frozenset(cycle) not in seen_cycles:
+                        seen_cycles.add(frozenset(cycle))
+                        places = [f"{a} -> {b} at {dict(edges[a])[b]}" for a, b in itertools.pairwise(cycle)]
+                        errors.append(ComposerError(f"dependency cycle: {' -> '.join(cycle)}",
+                                                    span=dict(edges[cycle[0]])[cycle[1]], hint="; ".join(places)))
+                elif state.get(target) != 2:
+                    stack.append((target, 0))
+            else:
+                state[node] = 2
+                path.pop()
+
+    for name in sorted(edges):
+        visit(name)
+    return errors
+
+
 def check_references(doc: YMap, enabled: set[str] | None = None) -> list[ComposerError]:
     """Undefined networks/volumes/secrets/configs/services and the combinations Compose forbids."""
     errors: list[ComposerError] = []
     services = _maps(doc.get("services"))
     top = {kind: _maps(doc.get(kind)) for kind in ("networks", "volumes", "secrets", "configs")}
     names = list(services)
+    errors.extend(dependency_cycles(services))
     for name, service in services.items():
         if not isinstance(service, YMap) or (enabled is not None and name not in enabled):
             continue
@@ -84,10 +129,10 @@ def check_references(doc: YMap, enabled: set[str] | None = None) -> list[Compose
             if not isinstance(refs, YSeq):
                 continue
             for index, ref in enumerate(refs):
-                source = ref.get("source") if isinstance(ref, dict) else ref
-                if isinstance(source, str) and source not in top[kind]:
-                    errors.append(ComposerError(f'{where} refers to undefined {kind[:-1]} "{source}"',
-                                                span=refs.item_span(index), hint=_hint(source, list(top[kind]))))
+                ref_source = ref.get("source") if isinstance(ref, dict) else ref
+                if isinstance(ref_source, str) and ref_source not in top[kind]:
+                    errors.append(ComposerError(f'{where} refers to undefined {kind[:-1]} "{ref_source}"',
+                                                span=refs.item_span(index), hint=_hint(ref_source, list(top[kind]))))
         if "network_mode" in service and "networks" in service and networks:
             errors.append(ComposerError(f"{where} declares mutually exclusive `network_mode` and `networks`",
                                         span=service.key_span("network_mode")))

@@ -114,9 +114,9 @@ def key_span_at(root: Any, path: Path) -> Span | None:
     parent_path, last = path[:-1], path[-1]
     node = root
     for step in parent_path:
-        if isinstance(node, YMap) and isinstance(step, str) and step in node:
-            node = node[step]
-        elif isinstance(node, YSeq) and isinstance(step, int) and 0 <= step < len(node):
+        in_map = isinstance(node, YMap) and isinstance(step, str) and step in node
+        in_seq = isinstance(node, YSeq) and isinstance(step, int) and 0 <= step < len(node)
+        if in_map or in_seq:
             node = node[step]
         else:
             return span_at(root, path)

@@ -98,9 +98,14 @@ def _scalar_value(event: ev.ScalarEvent, span: Span) -> Any:
     if tag in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
                "!!bool", "!!int", "!!float"):
         value = resolve_plain(text)
-        want = {"bool": bool, "int": int, "float": (int, float)}[tag.rsplit(":", 1)[-1].lstrip("!")]
-        if isinstance(value, want) and not (want is int and isinstance(value, bool)):
-            return float(value) if tag.endswith("float") else value
+        kind = tag.rsplit(":", 1)[-1].lstrip("!")
+        if kind == "bool" and isinstance(value, bool):
+            return value
+        if kind in ("int", "float") and isinstance(value, int | float) and not isinstance(value, bool):
+            if kind == "float":
+                return float(value)
+            if isinstance(value, int):
+                return value
         raise ComposerError(f"cannot decode {text!r} as {tag}", span=span)
     if tag in ("tag:yaml.org,2002:binary", "tag:yaml.org,2002:timestamp"):
         return text

@@ -15,9 +15,10 @@ from typing import Any
 
 from composer.schema.yamlio import resolve_plain
 
-_YAML11_SPECIAL = frozenset(
-    "y Y yes Yes YES n N no No NO on On ON off Off OFF true True TRUE false False FALSE ~ null Null NULL".split()
-)
+_YAML11_SPECIAL = frozenset((
+    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
+    "true", "True", "TRUE", "false", "False", "FALSE", "~", "null", "Null", "NULL",
+))
 _SEXAGESIMAL = re.compile(r"[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?")
 _FIRST_SPECIAL = set("-?:,[]{}#&*!|>'\"%@`")
 _UNPRINTABLE = re.compile("[\x7f-\x9f\ufeff\ufffe\uffff]")

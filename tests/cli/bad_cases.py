@@ -32,8 +32,8 @@ YAML_CASES = [
     case("control-char", "services:\n  web:\n    image: a\x07b\n", "compose.yaml:3:13", "unacceptable character"),
     case("alias-bomb", "a: &a [x,x,x,x,x,x,x,x,x,x]\n" + "".join(
         f"{chr(98 + i)}: &{chr(98 + i)} [{','.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(7)),
-        "compose.yaml", "alias expansion limit"),
-    case("deep-nesting", "x-deep: " + "[" * 300 + "]" * 300 + "\n", "compose.yaml:1", "nesting deeper than 100 levels"),
+        "compose.yaml:6:11", "alias expansion limit"),
+    case("deep-nesting", "x-deep: " + "[" * 300 + "]" * 300 + "\n", "compose.yaml:1:108", "nesting deeper than 100 levels"),
     case("oversized-file", "#" * (8 * 1024 * 1024 + 10) + "\n", "compose.yaml:1:1", "larger than the 8 MiB limit"),
     case("huge-scalar", "x-big: " + "a" * (1024 * 1024 + 1) + "\n" + SVC, "compose.yaml:1:8", "scalar longer than"),
     case("empty-file", "", "compose.yaml:1:1", "empty compose file"),
@@ -46,7 +46,8 @@ FILE_CASES = [
     case("missing-f-file", SVC, None, "open ", args=("-f", "nope.yaml")),
     case("f-is-directory", SVC, None, "is a directory", args=("-f", "sub"), files={"sub/x": ""}),
     case("missing-env-file-flag", SVC, None, "couldn't find env file", args=("--env-file", "nope.env")),
-    case("bad-dotenv-key", SVC, ".env:1", "", files={".env": "BAD KEY=1\n"}),
+    case("bad-dotenv-key", SVC, ".env:1:1", 'variable name "BAD KEY" cannot contain whitespace', args=(),
+         files={".env": "BAD KEY=1\n"}),
 ]
 
 NAME_CASES = [
@@ -68,7 +69,7 @@ PROFILE_CASES = [
 REFERENCE_CASES = [
     case("undefined-network", SVC + "    networks: [front]\n", "compose.yaml:4:16", 'undefined network "front"'),
     case("undefined-network-near-miss", SVC + "    networks: [frontnet]\nnetworks:\n  frontend: {}\n",
-         "compose.yaml:4:16", 'did you mean "frontend"'),
+         "compose.yaml:4:16", 'undefined network "frontnet"', hint='did you mean "frontend"?'),
     case("undefined-volume", SVC + "    volumes: ['data:/data']\n", "compose.yaml:4:15", 'undefined volume "data"'),
     case("undefined-secret", SVC + "    secrets: [token]\n", "compose.yaml:4:15", 'undefined secret "token"'),
     case("undefined-config", SVC + "    configs: [conf]\n", "compose.yaml:4:15", 'undefined config "conf"'),
@@ -88,4 +89,98 @@ REFERENCE_CASES = [
          "uses network_mode: host"),
 ]
 
-CASES: list[dict[str, Any]] = [*YAML_CASES, *FILE_CASES, *NAME_CASES, *PROFILE_CASES, *REFERENCE_CASES]
+
+def svc(id: str, body: str, where: str, message: str, **extra: Any) -> dict[str, Any]:
+    """A case whose mistake is in the `web` service (lines from 4 on)."""
+    return case(id, SVC + body, where, message, **extra)
+
+
+KEY_CASES = [
+    svc("unknown-service-key", "    restat: always\n", "compose.yaml:4:5", 'unknown key "restat"', hint='did you mean "restart"?'),
+    case("unknown-top-key", "servics:\n  web: {image: x}\n", "compose.yaml:1:1", 'unknown key "servics"',
+         hint='did you mean "services"?'),
+    svc("unknown-nested-key", "    healthcheck: {intervall: 5s}\n", "compose.yaml:4:19", 'unknown key "intervall"',
+        hint='did you mean "interval"?'),
+    svc("unknown-port-key", "    ports: [{target: 80, publish: 8080}]\n", "compose.yaml:4:26", 'unknown key "publish"'),
+    svc("unknown-build-key", "    build: {context: ., dockerfil: X}\n", "compose.yaml:4:25", 'unknown key "dockerfil"'),
+    case("unknown-network-key", SVC + "networks:\n  n: {drivr: bridge}\n", "compose.yaml:5:7", 'unknown key "drivr"'),
+    case("unknown-volume-key", SVC + "volumes:\n  v: {externall: true}\n", "compose.yaml:5:7", 'unknown key "externall"'),
+    case("service-without-image", "services:\n  web: {}\n", "compose.yaml:2:8", 'needs "image" or "build"'),
+    case("services-not-mapping", "services: [web]\n", "compose.yaml:1:11", "services"),
+    case("service-not-mapping", "services:\n  web: busybox\n", "compose.yaml:2:8", "services.web"),
+]
+
+TYPE_CASES = [
+    svc("environment-scalar", "    environment: 5\n", "compose.yaml:4:18", "must be a mapping"),
+    svc("restart-bad-value", "    restart: sometimes\n", "compose.yaml:4:14", 'invalid value "sometimes"'),
+    svc("privileged-not-bool", "    privileged: maybe\n", "compose.yaml:4:17", "services.web.privileged"),
+    svc("cpus-not-number", "    cpus: lots\n", "compose.yaml:4:11", "must be a number"),
+    svc("replicas-negative", "    deploy: {replicas: -1}\n", "compose.yaml:4:24", "must be at least 0"),
+    svc("condition-bad", "    depends_on: {db: {condition: service_happy}}\n  db: {image: y}\n", "compose.yaml:4:34",
+        'invalid value "service_happy"'),
+    svc("healthcheck-test-bad-list", "    healthcheck: {test: [BOGUS, x]}\n", "compose.yaml:4:25", 'must start with "CMD", "CMD-SHELL" or "NONE"'),
+    svc("port-target-not-int", "    ports: [{target: eighty}]\n", "compose.yaml:4:22", 'must be an integer, got "eighty"'),
+    svc("pull-policy-bad", "    pull_policy: sometimes\n", "compose.yaml:4:18", "pull_policy"),
+    svc("ulimit-bad", "    ulimits: {nofile: {soft: many}}\n", "compose.yaml:4:30", "ulimits.nofile.soft"),
+    svc("labels-scalar", "    labels: 7\n", "compose.yaml:4:13", "must be a mapping"),
+    svc("container-name-bad", "    container_name: '-bad name'\n", "compose.yaml:4:21", "container_name"),
+    case("secret-without-source", SVC + "    secrets: [s]\nsecrets:\n  s: {}\n", "compose.yaml:6:6", 'secrets.s: needs "file" or "environment"'),
+    case("external-volume-with-driver", SVC + "volumes:\n  v: {external: true, driver: local}\n", "compose.yaml:5:31",
+         '"driver" cannot be set on an external resource'),
+]
+
+SYNTAX_CASES = [
+    svc("port-bad-container", "    ports: ['80:abc']\n", "compose.yaml:4:13", 'invalid port "80:abc"'),
+    svc("port-too-many-colons", "    ports: ['1:2:3:4']\n", "compose.yaml:4:13", 'invalid port "1:2:3:4"'),
+    svc("port-out-of-range", "    ports: ['70000:80']\n", "compose.yaml:4:13", 'invalid port "70000:80"'),
+    svc("port-bad-protocol", "    ports: ['80/icmp']\n", "compose.yaml:4:13", "invalid protocol"),
+    svc("port-range-mismatch", "    ports: ['8000-8002:80-81']\n", "compose.yaml:4:13", "ranges differ in size"),
+    svc("volume-too-many-colons", "    volumes: ['a:b:c:d']\n", "compose.yaml:4:15", 'invalid volume "a:b:c:d"'),
+    svc("volume-bad-mode", "    volumes: ['./a:/b:sideways']\n", "compose.yaml:4:15", "invalid mode 'sideways'"),
+    svc("volume-relative-anonymous", "    volumes: ['data']\n", "compose.yaml:4:15", "absolute container path"),
+    svc("device-bad", "    devices: ['a:b:c:d']\n", "compose.yaml:4:15", 'invalid device "a:b:c:d"'),
+    svc("duration-bad", "    healthcheck: {interval: 5 minutes}\n", "compose.yaml:4:29", "must be a duration"),
+    svc("stop-grace-bad", "    stop_grace_period: soon\n", "compose.yaml:4:24", "must be a duration"),
+    svc("size-bad", "    shm_size: 12zb\n", "compose.yaml:4:15", "must be a size in bytes"),
+    svc("mem-limit-bad", "    mem_limit: lots\n", "compose.yaml:4:16", "must be a size in bytes"),
+    svc("command-unclosed-quote", "    command: 'echo \"x'\n", "compose.yaml:4:14", "cannot split"),
+    svc("extra-host-bad", "    extra_hosts: ['nohost']\n", "compose.yaml:4:19", 'invalid extra host "nohost"'),
+]
+
+VARIABLE_CASES = [
+    case("required-variable", 'services:\n  web:\n    image: "${TAG:?set TAG}"\n', "compose.yaml:3:12",
+         "required variable TAG is missing a value: set TAG"),
+    case("required-variable-empty", 'services:\n  web:\n    image: "${TAG:?}"\n', "compose.yaml:3:12",
+         "required variable TAG is missing a value", env={"TAG": ""}),
+    case("unterminated-braces", 'services:\n  web:\n    image: "${TAG"\n', "compose.yaml:3:12",
+         "invalid interpolation format", hint="escape a literal $ as $$"),
+    case("bad-substitution-form", 'services:\n  web:\n    image: "${TAG/a/b}"\n', "compose.yaml:3:12",
+         "invalid interpolation format"),
+    case("empty-braces", 'services:\n  web:\n    image: "x${}"\n', "compose.yaml:3:12", "invalid interpolation format"),
+    case("required-in-dotenv", SVC, ".env:1:3", "required variable B is missing a value", args=(),
+         files={".env": "A=${B:?no B}\n"}),
+]
+
+CYCLE_CASES = [
+    case("extends-cycle", "services:\n  a:\n    extends: b\n  b:\n    extends: a\n", "compose.yaml:5:5", "circular extends a -> b -> a"),
+    case("extends-self", "services:\n  a:\n    extends: a\n", "compose.yaml:3:5", "circular extends a -> a"),
+    case("extends-unknown-service", "services:\n  web:\n    extends: other\n", "compose.yaml:3:5", 'service "other" not found'),
+    case("extends-missing-file", "services:\n  web:\n    extends: {file: nope.yaml, service: x}\n", "compose.yaml:3:21",
+         "no such file or directory"),
+    case("extends-cycle-across-files", "services:\n  a:\n    extends: {file: other.yaml, service: b}\n",
+         "", "circular extends", files={"other.yaml": "services:\n  b:\n    extends: {file: compose.yaml, service: a}\n"}),
+    case("include-missing", "include: [nope.yaml]\nservices: {}\n", "compose.yaml:1:11", "no such file or directory"),
+    case("include-cycle", "include: [inc.yaml]\nservices: {}\n", "inc.yaml:1:11", "include cycle",
+         files={"inc.yaml": "include: [compose.yaml]\nservices: {}\n"}),
+    case("include-conflict", SVC + "include: [inc.yaml]\n", "compose.yaml:2:3", "conflicts",
+         files={"inc.yaml": "services:\n  web:\n    image: other\n"}),
+    case("depends-on-cycle", "services:\n  a:\n    image: x\n    depends_on: [b]\n  b:\n    image: x\n    depends_on: [a]\n",
+         "compose.yaml:4:18", "dependency cycle: a -> b -> a"),
+    case("depends-on-self", "services:\n  a:\n    image: x\n    depends_on: [a]\n", "compose.yaml:4:18",
+         "dependency cycle: a -> a"),
+    svc("env-file-missing", "    env_file: missing.env\n", "compose.yaml:4:15", "missing.env not found"),
+    svc("label-file-missing", "    label_file: missing.labels\n", "compose.yaml:4:17", "label file"),
+]
+
+CASES: list[dict[str, Any]] = [*YAML_CASES, *FILE_CASES, *NAME_CASES, *PROFILE_CASES, *REFERENCE_CASES, *KEY_CASES,
+                               *TYPE_CASES, *SYNTAX_CASES, *VARIABLE_CASES, *CYCLE_CASES]

@@ -24,6 +24,7 @@ class Case:
     args: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     command: tuple[str, ...] = ("config",)
+    hint: str | None = None
 
 
 @pytest.mark.parametrize("case", [Case(**c) for c in CASES], ids=lambda c: c.id)
@@ -37,6 +38,8 @@ def test_bad_input(case: Case, tmp_path: Path) -> None:
     expected_prefix = f"composer: error: {case.where}: " if case.where else "composer: error: "
     matching = [line for line in errors if line.startswith(expected_prefix) and case.message in line]
     assert matching, f"wanted {expected_prefix}...{case.message!r} in:\n{result.stderr}"
+    if case.hint:
+        assert f"hint: {case.hint}" in result.stderr.splitlines()
     assert result.seconds < 1.0
     assert result.stdout == ""
 

@@ -252,7 +252,7 @@ def _extends_at(main: YMap, name: str, line: int) -> YMap:
 @pytest.mark.parametrize(
     ("services_", "message", "line"),
     [
-        ({"a": {"extends": "a"}}, r'service "a" extends itself: circular extends a -> a', 2),
+        ({"a": {"extends": "a"}}, r'service "a" is part of an extends cycle: circular extends a -> a', 2),
         ({"a": {"extends": "b"}, "b": {"extends": "a"}}, r"circular extends a -> b -> a", 3),
         (
             {"a": {"extends": "b"}, "b": {"extends": "c"}, "c": {"extends": "b"}},

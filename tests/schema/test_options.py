@@ -105,7 +105,7 @@ def test_disable_env_file() -> None:
 
 def test_missing_env_file_is_an_error() -> None:
     fs = MemoryFS({"/p/compose.yaml": ""})
-    with pytest.raises(ComposerError, match="couldn't find env file: /p/nope.env"):
+    with pytest.raises(ComposerError, match=r"couldn't find env file: /p/nope\.env"):
         resolve_sources(LoadOptions(cwd="/p", env_files=("nope.env",)), fs)
 
 

@@ -52,7 +52,8 @@ def test_enabled_service_depending_on_disabled_names_the_profile() -> None:
     with pytest.raises(ComposerError) as info:
         check_dependencies(svc, select(svc, frozenset()))
     assert 'service "b" depends on service "a"' in info.value.message
-    assert info.value.hint is not None and "--profile p" in info.value.hint
+    assert info.value.hint is not None
+    assert "--profile p" in info.value.hint
 
 
 def test_optional_dependency_on_disabled_service_is_fine() -> None:

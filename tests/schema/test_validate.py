@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import io
+import json
+from pathlib import Path
 from typing import Any
 
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -202,3 +205,50 @@ def test_a_single_problem_is_still_config_errors() -> None:
     with pytest.raises(ConfigErrors) as info:
         validate_project(load("services:\n  web: {image: x, tty: sure}\n"))
     assert len(info.value.errors) == 1
+
+
+SPEC_PATH = Path("/work/shared/data/compose-spec/compose-spec.json")
+REFUSED_BY_THE_SPEC = [
+    {"services": {"web": {"image": "x", "restat": "always"}}},
+    {"services": {"web": {"image": ["x"]}}},
+    {"services": {"web": {"image": "x", "ports": [{"target": 80, "bogus": 1}]}}},
+    {"services": {"web": {"image": "x", "volumes": [{"target": "/x"}]}}},
+    {"services": {"web": {"image": "x", "volumes": [{"type": "blind", "target": "/x"}]}}},
+    {"services": {"web": {"image": "x", "depends_on": {"db": {"condition": "service_ready"}}}}},
+    {"services": {"web": {"image": "x", "pull_policy": "hourly"}}},
+    {"services": {"web": {"image": "x", "cgroup": "shared"}}},
+    {"services": {"web": {"image": "x", "develop": {"watch": [{"path": ".", "action": "copy"}]}}}},
+    {"services": {"web": {"image": "x", "deploy": {"update_config": {"order": "random"}}}}},
+    {"services": {"web": {"image": "x", "blkio_config": {"x-a": 1}}}},
+    {"services": {"web": {"image": "x", "cap_add": ["A", "A"]}}},
+    {"services": {"we b": {"image": "x"}}},
+    {"services": {}, "networks": {"n": {"ipam": {"config": [{"subnett": "x"}]}}}},
+    {"services": {}, "volumes": {"v": {"driver": 1}}},
+    {"services": {}, "models": {"m": {"context_size": 1}}},
+    {"services": {}, "include": [{"path": "a.yaml", "bogus": 1}]},
+    {"services": {}, "secrets": {"s": {"file": "a", "driver_opt": {}}}},
+    {"services": {}, "frobnicate": True},
+]
+
+
+@pytest.mark.parametrize("doc", REFUSED_BY_THE_SPEC, ids=range(len(REFUSED_BY_THE_SPEC)))
+def test_what_the_spec_refuses_is_refused(doc: dict[str, Any]) -> None:
+    """The JSON Schema of the Compose Specification is an independent oracle for refusals."""
+    if not SPEC_PATH.exists():
+        pytest.skip("compose-spec.json test data not available")
+    schema = json.loads(SPEC_PATH.read_text())
+    assert list(jsonschema.Draft7Validator(schema).iter_errors(doc)), "the fixture should be invalid"
+    with pytest.raises(ConfigErrors):
+        validate_project(located(doc, Span(FILE, 1, 1)))
+
+
+def test_duplicate_item_points_at_the_second_one() -> None:
+    err = one_problem("services:\n  web:\n    image: x\n    cap_add:\n      - NET_ADMIN\n      - NET_ADMIN\n")
+    assert err.message == 'services.web.cap_add[1]: "NET_ADMIN" is listed more than once'
+    assert err.span == Span(FILE, 6, 9)
+
+
+def test_bad_ulimit_name_points_at_the_key() -> None:
+    err = one_problem("services:\n  web:\n    image: x\n    ulimits:\n      NoFile: 10\n")
+    assert err.message == 'services.web.ulimits: invalid ulimit name "NoFile" (lowercase letters only)'
+    assert err.span == Span(FILE, 5, 7)
