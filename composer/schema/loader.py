@@ -60,6 +60,7 @@ class _Context:
     diag: Diagnostics
     stdin: bytes | None
     cache: dict[tuple[str, int], YMap] = field(default_factory=dict)
+    raw: dict[str, list[YMap]] = field(default_factory=dict)
 
 
 def _display(path: str, cwd: str | None = None) -> str:
@@ -67,6 +68,13 @@ def _display(path: str, cwd: str | None = None) -> str:
 
 
 def _read(ctx: _Context, path: str) -> list[YMap]:
+    """A file's documents, parsed once per load (the name lookup and the load share them)."""
+    if path not in ctx.raw:
+        ctx.raw[path] = _parse(ctx, path)
+    return ctx.raw[path]
+
+
+def _parse(ctx: _Context, path: str) -> list[YMap]:
     if path == STDIN:
         data = ctx.stdin if ctx.stdin is not None else b""
     else:

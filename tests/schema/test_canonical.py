@@ -577,8 +577,8 @@ def test_same_as_docker_compose(tmp_path: Path, name: str) -> None:
         (tmp_path / name_).write_text("x")
 
     expected_json = json.loads(_oracle(tmp_path, args, "--format", "json"))
-    expected_yaml = YAML(typ="safe").load(_oracle(tmp_path, args))
-    model = project(_interpolated(YAML(typ="safe").load(text)))
+    expected_yaml = YAML(typ="safe", pure=True).load(_oracle(tmp_path, args))
+    model = project(_interpolated(YAML(typ="safe", pure=True).load(text)))
 
     mine_json = to_canonical(model, escape_dollars=True)
     assert json.dumps(mine_json, indent=2) == json.dumps(expected_json, indent=2)
@@ -592,7 +592,7 @@ def test_fixtures_are_valid_compose_files(name: str) -> None:
     if not SPEC_PATH.exists():
         pytest.skip("compose-spec.json test data not available")
     schema = json.loads(SPEC_PATH.read_text())
-    doc = _interpolated(YAML(typ="safe").load(FIXTURES[name][0].replace("{root}", "/project")))
+    doc = _interpolated(YAML(typ="safe", pure=True).load(FIXTURES[name][0].replace("{root}", "/project")))
     assert [e.message for e in jsonschema.Draft7Validator(schema).iter_errors(doc)] == []
 
 

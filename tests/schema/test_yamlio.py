@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 import pytest
 
@@ -131,3 +132,22 @@ def test_result_is_a_located_map() -> None:
     doc = read_documents(b"a: {b: 1}\n", "f.yaml")[0]
     assert isinstance(doc, YMap)
     assert isinstance(doc["a"], YMap)
+
+
+FIXTURE_FILES = sorted((Path(__file__).resolve().parents[2] / "fixtures").rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: p.name)
+def test_fast_and_pure_parsers_build_the_same_tree(path: Path) -> None:
+    if not yamlio._HAVE_CLIB:
+        pytest.skip("ruamel.yaml.clib is not installed")
+    text = path.read_text()
+    fast = yamlio._build_documents(text, "f.yaml", pure=False)
+    pure = yamlio._build_documents(text, "f.yaml", pure=True)
+    assert [to_plain(d) for d in fast] == [to_plain(d) for d in pure]
+    assert [d.key_spans for d in fast] == [d.key_spans for d in pure]
+
+
+def test_what_libyaml_refuses_falls_back_to_the_pure_parser() -> None:
+    doc = read_documents(b"extra_hosts: [other=::1, a=1.1.1.1]\n", "f.yaml")[0]
+    assert to_plain(doc) == {"extra_hosts": ["other=::1", "a=1.1.1.1"]}
