@@ -208,12 +208,28 @@ def prune_unused(doc: YMap) -> None:
                 del doc[kind]
 
 
-def complete(doc: YMap, *, project: str, fs: SourceFS, variables: Mapping[str, str]) -> YMap:
+def fold_files(doc: YMap, *, fs: SourceFS, variables: Mapping[str, str]) -> YMap:
+    """`env_file` and `label_file` read into `environment` and `labels` (Compose does this whenever
+    it interpolates, normalized or not)."""
+    services = doc.get("services")
+    errors: list[ComposerError] = []
+    for service in services.values() if isinstance(services, YMap) else ():
+        if not isinstance(service, YMap):
+            continue
+        try:
+            _complete_environment(service, fs, variables)
+            _complete_labels(service, fs)
+        except ComposerError as exc:
+            errors.append(exc)
+    raise_all(errors)
+    return doc
+
+
+def complete(doc: YMap, *, project: str, variables: Mapping[str, str]) -> YMap:
     """Fill Compose v2's defaults in place (the tree is the loader's own by now)."""
     services = doc.get("services")
     if not isinstance(services, YMap):
         return doc
-    errors: list[ComposerError] = []
     needs_default = False
     for service in services.values():
         if not isinstance(service, YMap):
@@ -224,12 +240,6 @@ def complete(doc: YMap, *, project: str, fs: SourceFS, variables: Mapping[str, s
         _scale_into_deploy(service)
         _implicit_depends_on(service)
         _complete_secrets(service)
-        try:
-            _complete_environment(service, fs, variables)
-            _complete_labels(service, fs)
-        except ComposerError as exc:
-            errors.append(exc)
-    raise_all(errors)
     if needs_default:
         networks = doc.get("networks")
         if not isinstance(networks, YMap):

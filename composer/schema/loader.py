@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from composer.errors import ComposerError, Diagnostics, Span, raise_all
-from composer.schema.complete import complete, prune_unused
+from composer.schema.complete import complete, fold_files, prune_unused
 from composer.schema.expand import expand_document
 from composer.schema.extends import resolve_extends
 from composer.schema.fs import SourceFS
@@ -253,7 +253,9 @@ def load_project(options: LoadOptions, fs: SourceFS) -> LoadedProject:
         services = YMap(span=doc.span)
         doc.put("services", services, doc.span)
     if options.normalize:
-        doc = complete(doc, project=name, fs=fs, variables=variables)
+        doc = complete(doc, project=name, variables=variables)
+    if options.interpolate:
+        doc = fold_files(doc, fs=fs, variables=variables)
 
     doc = _with_name(doc, name)
     errors: list[ComposerError] = []

@@ -112,7 +112,7 @@ def check_references(doc: YMap, enabled: set[str] | None = None) -> list[Compose
                                             span=span, hint=_hint(target, names)))
         networks = _maps(service.get("networks"))
         for net in networks:
-            if net not in top["networks"]:
+            if net not in top["networks"] and net != "default":  # `default` always exists
                 errors.append(ComposerError(f'{where} refers to undefined network "{net}"',
                                             span=networks.key_span(net), hint=_hint(net, list(top["networks"]))))
         volumes = service.get("volumes")
