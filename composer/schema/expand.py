@@ -51,6 +51,22 @@ def _shell_words(text: str, span: Span | None, where: str, errors: _Errors) -> A
         return text
 
 
+def _each_item(value: Any, convert: Callable[[Any, Span | None], list[Any]], where: str, errors: _Errors,
+               what: str, hint: str | None = None) -> Any:
+    """Rewrite each item of a list (one item may become several); a ValueError is a located error."""
+    if not isinstance(value, YSeq):
+        return value
+    out = YSeq(span=value.span)
+    for index, item in enumerate(value):
+        item_span = value.item_span(index)
+        try:
+            for new in convert(item, item_span):
+                out.add(new, item_span)
+        except ValueError as exc:
+            errors.add(f'{where}: invalid {what} "{item}": {exc}', item_span, hint)
+    return out
+
+
 # ports -------------------------------------------------------------------------------------------
 
 def _port_numbers(text: str) -> tuple[int, int] | None:
@@ -115,22 +131,14 @@ def parse_port(spec: str) -> list[dict[str, Any]]:
     return entries
 
 
+def _port_items(item: Any, span: Span | None) -> list[Any]:
+    if isinstance(item, int | str) and not isinstance(item, bool):
+        return [located(entry, span) for entry in parse_port(str(item))]
+    return [item]
+
+
 def _expand_ports(value: Any, span: Span | None, where: str, errors: _Errors) -> Any:
-    if not isinstance(value, YSeq):
-        return value
-    out = YSeq(span=value.span)
-    for index, item in enumerate(value):
-        item_span = value.item_span(index)
-        if isinstance(item, int | str) and not isinstance(item, bool):
-            try:
-                for entry in parse_port(str(item)):
-                    out.add(located(entry, item_span), item_span)
-            except ValueError as exc:
-                errors.add(f'{where}: invalid port "{item}": {exc}', item_span,
-                           "use [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]")
-        else:
-            out.add(item, item_span)
-    return out
+    return _each_item(value, _port_items, where, errors, "port", "use [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]")
 
 
 # volumes -----------------------------------------------------------------------------------------
@@ -180,43 +188,33 @@ def parse_volume(spec: str) -> dict[str, Any]:
     return mount
 
 
+def _volume_items(item: Any, span: Span | None) -> list[Any]:
+    return [located(parse_volume(item), span) if isinstance(item, str) else item]
+
+
 def _expand_volumes(value: Any, span: Span | None, where: str, errors: _Errors) -> Any:
-    if not isinstance(value, YSeq):
-        return value
-    out = YSeq(span=value.span)
-    for index, item in enumerate(value):
-        item_span = value.item_span(index)
-        if isinstance(item, str):
-            try:
-                out.add(located(parse_volume(item), item_span), item_span)
-            except ValueError as exc:
-                errors.add(f'{where}: invalid volume "{item}": {exc}', item_span,
-                           "use [SOURCE:]TARGET[:ro|rw|z|Z|nocopy]")
-        else:
-            out.add(item, item_span)
-    return out
+    return _each_item(value, _volume_items, where, errors, "volume", "use [SOURCE:]TARGET[:ro|rw|z|Z|nocopy]")
+
+
+def parse_device(spec: str) -> dict[str, str]:
+    """`HOST[:CONTAINER[:PERMISSIONS]]` (or `HOST:PERMISSIONS`) -> a long-form device mapping."""
+    parts = spec.split(":")
+    if len(parts) > 3 or not parts[0]:
+        raise ValueError("use HOST_PATH[:CONTAINER_PATH[:rwm]]")
+    source = parts[0]
+    target = parts[1] if len(parts) > 1 and parts[1] else source
+    permissions = parts[2] if len(parts) > 2 else "rwm"
+    if len(parts) == 2 and set(parts[1]) <= set("rwm") and not parts[1].startswith("/"):
+        target, permissions = source, parts[1]
+    return {"source": source, "target": target, "permissions": permissions}
+
+
+def _device_items(item: Any, span: Span | None) -> list[Any]:
+    return [located(parse_device(item), span) if isinstance(item, str) else item]
 
 
 def _expand_devices(value: Any, span: Span | None, where: str, errors: _Errors) -> Any:
-    if not isinstance(value, YSeq):
-        return value
-    out = YSeq(span=value.span)
-    for index, item in enumerate(value):
-        item_span = value.item_span(index)
-        if not isinstance(item, str):
-            out.add(item, item_span)
-            continue
-        parts = item.split(":")
-        if len(parts) > 3 or not parts[0]:
-            errors.add(f'{where}: invalid device "{item}"', item_span, "use HOST_PATH[:CONTAINER_PATH[:rwm]]")
-            continue
-        source = parts[0]
-        target = parts[1] if len(parts) > 1 and parts[1] else source
-        permissions = parts[2] if len(parts) > 2 else "rwm"
-        if len(parts) == 2 and set(parts[1]) <= set("rwm") and not parts[1].startswith("/"):
-            target, permissions = source, parts[1]
-        out.add(located({"source": source, "target": target, "permissions": permissions}, item_span), item_span)
-    return out
+    return _each_item(value, _device_items, where, errors, "device")
 
 
 # the other fields --------------------------------------------------------------------------------
@@ -254,25 +252,13 @@ def _words(value: Any, span: Span | None, where: str, errors: _Errors) -> Any:
 
 
 def _file_refs(value: Any, span: Span | None, where: str, errors: _Errors) -> Any:
-    if not isinstance(value, YSeq):
-        return value
-    out = YSeq(span=value.span)
-    for index, item in enumerate(value):
-        item_span = value.item_span(index)
-        out.add(located({"source": item}, item_span) if isinstance(item, str) else item, item_span)
-    return out
+    return _each_item(value, lambda item, at: [located({"source": item}, at) if isinstance(item, str) else item],
+                      where, errors, "reference")
 
 
 def _env_files(value: Any, span: Span | None, where: str, errors: _Errors) -> Any:
-    value = _listish(value, span)
-    if not isinstance(value, YSeq):
-        return value
-    out = YSeq(span=value.span)
-    for index, item in enumerate(value):
-        item_span = value.item_span(index)
-        entry = located({"path": item, "required": True}, item_span) if isinstance(item, str) else item
-        out.add(entry, item_span)
-    return out
+    return _each_item(_listish(value, span), lambda item, at: [
+        located({"path": item, "required": True}, at) if isinstance(item, str) else item], where, errors, "env_file")
 
 
 def _extra_hosts(value: Any, span: Span | None, where: str, errors: _Errors) -> Any:
