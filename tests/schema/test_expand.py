@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
@@ -15,7 +16,8 @@ from composer.schema.tree import YMap, located, to_plain
 SPAN = Span("c.yaml", 1, 1)
 
 
-def ingress(target: int, published: str | None = None, protocol: str = "tcp", host_ip: str | None = None) -> dict[str, Any]:
+def ingress(target: int, published: str | None = None, protocol: str = "tcp",
+            host_ip: str | None = None) -> dict[str, Any]:
     entry: dict[str, Any] = {"mode": "ingress"}
     if host_ip:
         entry["host_ip"] = host_ip
@@ -146,7 +148,5 @@ def test_all_syntax_errors_are_reported_together() -> None:
 @given(st.text(max_size=30))
 def test_parsers_only_raise_value_error(text: str) -> None:
     for parse in (parse_port, parse_volume, parse_device):
-        try:
+        with contextlib.suppress(ValueError):
             parse(text)
-        except ValueError:
-            pass
