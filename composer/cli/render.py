@@ -33,8 +33,16 @@ def run_guarded(fn: Callable[[], Any]) -> None:
         sys.exit(1)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.format_message())  # `composer` alone: the help, as `docker compose` does
+        sys.exit(0)
+    except click.UsageError as exc:
+        click.echo(f"{PREFIX}: error: {exc.format_message()}", err=True)
+        command = exc.ctx.command_path if exc.ctx is not None else PREFIX
+        click.echo(f"hint: see '{command} --help'", err=True)
+        sys.exit(1)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"{PREFIX}: error: {exc.format_message()}", err=True)
         sys.exit(1)
     except click.Abort:
         click.echo("Aborted.", err=True)

@@ -184,3 +184,13 @@ CYCLE_CASES = [
 
 CASES: list[dict[str, Any]] = [*YAML_CASES, *FILE_CASES, *NAME_CASES, *PROFILE_CASES, *REFERENCE_CASES, *KEY_CASES,
                                *TYPE_CASES, *SYNTAX_CASES, *VARIABLE_CASES, *CYCLE_CASES]
+
+USAGE_CASES = [
+    {"id": "unknown-global-flag", "files": {"compose.yaml": SVC}, "where": None, "message": "No such option '--bogus'",
+     "args": ("--bogus",)},
+    {"id": "bad-format-choice", "files": {"compose.yaml": SVC}, "where": None, "message": "Invalid value for '--format'",
+     "args": ("-f", "compose.yaml"), "command": ("config", "--format", "xml")},
+    {"id": "unknown-command", "files": {"compose.yaml": SVC}, "where": None, "message": "No such command 'upp'",
+     "args": (), "command": ("upp",)},
+]
+CASES += USAGE_CASES
