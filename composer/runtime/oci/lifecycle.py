@@ -1,0 +1,268 @@
+"""The container lifecycle on runc + conmon: create, start, state, kill, stop, wait, remove.
+
+Synchronous on purpose (subprocess); async callers run these in a worker thread. The truth is what exists
+(runc's state, conmon's exit file, the mount table), so every operation can be repeated after a crash:
+create and remove are idempotent, and remove cleans whatever part of a container is left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal as signal_mod
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from composer.errors import ComposerError
+from composer.runtime.oci import conmon as conmon_mod
+from composer.runtime.oci.paths import ContainerPaths, Roots, check_id
+from composer.runtime.oci.rootfs import mount_rootfs, unmount_rootfs
+
+Status = Literal["created", "running", "paused", "stopped"]
+_POLL = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerState:
+    """What `inspect` needs: status, pid (0 when not running), exit code and the start/finish times."""
+
+    id: str
+    status: Status
+    pid: int
+    exit_code: int | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    oom_killed: bool
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _signal_name(sig: int | str) -> str:
+    """Normalise 9, "9", "KILL", "SIGKILL" to what runc accepts ("KILL")."""
+    if isinstance(sig, int) or sig.isdigit():
+        try:
+            return signal_mod.Signals(int(sig)).name.removeprefix("SIG")
+        except ValueError:
+            raise ComposerError(f"invalid signal {sig!r}")
+    name = sig.upper().removeprefix("SIG")
+    if f"SIG{name}" not in signal_mod.Signals.__members__:
+        raise ComposerError(f"invalid signal {sig!r}")
+    return name
+
+
+class OciRuntime:
+    """Runs containers as bundles under `roots`, with `runtime` (runc-compatible CLI) supervised by conmon."""
+
+    def __init__(self, roots: Roots, *, runtime: str = "runc", conmon: str = "conmon") -> None:
+        self.roots = roots
+        resolved = shutil.which(runtime)
+        if resolved is None:
+            raise ComposerError(f"OCI runtime {runtime!r} not found: install it with `apt-get install -y runc`")
+        if shutil.which(conmon) is None:
+            raise ComposerError(f"{conmon!r} not found: install it with `apt-get install -y conmon`")
+        self.cfg = conmon_mod.ConmonConfig(
+            conmon=conmon,
+            runtime=resolved,
+            runtime_root=roots.runc_root,
+            socket_dir=roots.run_root / "sock",
+        )
+
+    def paths(self, container_id: str) -> ContainerPaths:
+        return self.roots.container(container_id)
+
+    # -- runtime CLI -------------------------------------------------------------------------------------
+
+    def _runtime(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            conmon_mod.runtime_argv(self.cfg, *args), capture_output=True, text=True, stdin=subprocess.DEVNULL
+        )
+        if check and proc.returncode != 0:
+            raise ComposerError(f"{Path(self.cfg.runtime).name} {args[0]} failed: {_runtime_message(proc.stderr)}")
+        return proc
+
+    def _runtime_state(self, container_id: str) -> dict[str, Any] | None:
+        """runc's view of the container, or None if runc does not know it."""
+        proc = self._runtime("state", container_id, check=False)
+        if proc.returncode != 0:
+            return None
+        data: dict[str, Any] = json.loads(proc.stdout)
+        return data
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+
+    def create(self, container_id: str, spec: Mapping[str, Any], layers: Sequence[Path]) -> int:
+        """Mount the rootfs, write the bundle and have conmon run `runtime create`; return the container pid.
+
+        Idempotent: a container runc already knows is left alone and its pid returned. On failure the
+        partial container is removed again so a retry starts clean.
+        """
+        p = self.paths(container_id)
+        known = self._runtime_state(container_id)
+        if known is not None:
+            return int(known.get("pid") or 0)
+        try:
+            p.dir.mkdir(parents=True, exist_ok=True)
+            mount_rootfs(layers, p.upper, p.work, p.rootfs)
+            _write_atomic(p.config, json.dumps(spec, indent=2).encode())
+            for stale in (p.exit_file, p.persist_dir / "exit", p.persist_dir / "oom", p.state):
+                stale.unlink(missing_ok=True)
+            return conmon_mod.spawn(self.cfg, p)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.remove(container_id, force=True)
+            raise
+
+    def start(self, container_id: str) -> None:
+        """`runtime start` a created container and record the start time; a running one is left alone."""
+        st = self.state(container_id)
+        if st.status in ("running", "paused"):
+            return
+        if st.status != "created":
+            raise ComposerError(f"container {container_id} has stopped; it cannot be started again")
+        p = self.paths(container_id)
+        started = _now()
+        self._runtime("start", container_id)
+        _write_atomic(p.state, json.dumps({"started_at": started.isoformat()}).encode())
+
+    def state(self, container_id: str) -> ContainerState:
+        """The container's state from runc's state plus conmon's exit file and composer's start record."""
+        p = self.paths(container_id)
+        rs = self._runtime_state(container_id)
+        exit_code, finished = _read_exit(p)
+        if rs is None and exit_code is None and not p.dir.exists():
+            raise ComposerError(f"no such container: {container_id}")
+        status: Status
+        if exit_code is not None or rs is None:
+            status = "stopped"
+        else:
+            raw = str(rs.get("status", "stopped"))
+            status = raw if raw in ("created", "running", "paused") else "stopped"  # type: ignore[assignment]
+        pid = int(rs.get("pid") or 0) if rs is not None and status != "stopped" else 0
+        return ContainerState(
+            id=container_id,
+            status=status,
+            pid=pid,
+            exit_code=exit_code,
+            started_at=_read_started(p),
+            finished_at=finished,
+            oom_killed=(p.persist_dir / "oom").exists(),
+        )
+
+    def kill(self, container_id: str, sig: int | str = "KILL") -> None:
+        """Send a signal to the container's PID 1; an error if it is not running."""
+        name = _signal_name(sig)
+        if self.state(container_id).status == "stopped":
+            raise ComposerError(f"container {container_id} is not running")
+        self._runtime("kill", container_id, name)
+
+    def wait(self, container_id: str, timeout: float | None = None) -> int:
+        """Block until conmon has recorded the exit code, and return it."""
+        p = self.paths(container_id)
+        check_id(container_id)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            code, _ = _read_exit(p)
+            if code is not None:
+                return code
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"container {container_id} still running after {timeout:g} s")
+            if conmon_mod.conmon_alive(p) is None and self._runtime_state(container_id) is None:
+                raise ComposerError(f"container {container_id} has no monitor and no recorded exit code")
+            time.sleep(_POLL)
+
+    def stop(self, container_id: str, sig: int | str = "TERM", timeout: float = 10.0) -> int | None:
+        """Send `sig`, wait up to `timeout` seconds, then SIGKILL; return the exit code."""
+        _signal_name(sig)
+        st = self.state(container_id)
+        if st.status == "stopped":
+            return st.exit_code
+        if st.status == "paused":
+            self._runtime("resume", container_id, check=False)  # a frozen process cannot handle its signal
+        for s, grace in ((sig, timeout), ("KILL", 30.0)):
+            proc = self._runtime("kill", container_id, _signal_name(s), check=False)
+            if proc.returncode != 0 and self.state(container_id).status != "stopped":
+                raise ComposerError(f"cannot signal container {container_id}: {_runtime_message(proc.stderr)}")
+            with contextlib.suppress(TimeoutError):
+                return self.wait(container_id, timeout=grace)
+        raise ComposerError(f"container {container_id} did not stop after SIGKILL")
+
+    def remove(self, container_id: str, *, force: bool = False) -> None:
+        """Delete the container and everything composer made for it; a missing container is not an error."""
+        p = self.paths(container_id)
+        rs = self._runtime_state(container_id)
+        if rs is not None:
+            if not force and rs.get("status") in ("running", "paused") and _read_exit(p)[0] is None:
+                raise ComposerError(f"container {container_id} is running: stop it first or remove with force")
+            proc = self._runtime("delete", "--force", container_id, check=False)
+            if proc.returncode != 0 and self._runtime_state(container_id) is not None:
+                raise ComposerError(f"cannot delete container {container_id}: {_runtime_message(proc.stderr)}")
+        _reap_conmon(p)
+        unmount_rootfs(p.rootfs)
+        shutil.rmtree(p.dir, ignore_errors=True)
+        shutil.rmtree(self.cfg.socket_dir / container_id, ignore_errors=True)
+        if p.dir.exists():
+            raise ComposerError(f"cannot remove {p.dir}")
+
+
+def _reap_conmon(p: ContainerPaths, grace: float = 2.0) -> None:
+    """Let conmon finish writing the exit code after its container died; kill it if it lingers."""
+    deadline = time.monotonic() + grace
+    while (pid := conmon_mod.conmon_alive(p)) is not None:
+        if time.monotonic() >= deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal_mod.SIGKILL)
+            time.sleep(_POLL)
+            if time.monotonic() >= deadline + grace:
+                raise ComposerError(f"conmon (pid {pid}) for container {p.id} does not exit")
+        else:
+            time.sleep(_POLL)
+
+
+def _read_exit(p: ContainerPaths) -> tuple[int | None, datetime | None]:
+    """conmon's exit code and when it was written, or (None, None) while the container has not exited."""
+    try:
+        text = p.exit_file.read_text().strip()
+        mtime = p.exit_file.stat().st_mtime
+    except OSError:
+        return None, None
+    if not text.lstrip("-").isdigit():
+        return None, None  # conmon is still writing it
+    return int(text), datetime.fromtimestamp(mtime, UTC)
+
+
+def _read_started(p: ContainerPaths) -> datetime | None:
+    try:
+        raw = json.loads(p.state.read_text()).get("started_at")
+    except (OSError, ValueError):
+        return None
+    return datetime.fromisoformat(raw) if isinstance(raw, str) else None
+
+
+def _runtime_message(stderr: str) -> str:
+    """runc's error, without its logrus prefix: `time="..." level=error msg="X"` -> `X`."""
+    lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
+    if not lines:
+        return "unknown error"
+    last = lines[-1]
+    if 'msg="' in last:
+        msg = last.split('msg="', 1)[1]
+        return msg.rsplit('"', 1)[0].replace('\\"', '"')
+    return last
