@@ -1,410 +1,444 @@
 """Phase 3: short syntax becomes long syntax, per file, before merging.
 
-Context-free rewrites only, so that merge sees one shape for each field: the shapes that
-`docker compose config --format json` prints (checked against its binary). Defaults that need
-the whole project (default network, names, build context) come later, in `complete.py`; fields
-whose long form needs no parsing (durations, byte sizes, ulimits) are left to the models.
-Errors only this phase can see (bad port or volume syntax) are reported all together, located.
+Context-free rewrites only, so that merge sees one shape per field: the shapes that
+`docker compose config --format json` prints (checked against its binary, see
+tests/schema/test_expand_oracle.py). Durations become Go duration strings (`90s` -> `1m30s`);
+sizes written as text become strings of bytes (`64m` -> `"67108864"`), sizes written as ints
+stay ints. Defaults that need the whole project (the `default` network, resource names, build
+context and dockerfile, secret targets, absolute paths) come later, in `complete.py`; casting
+other scalars (`"3"` -> 3, `cpus: "0.5"` -> 0.5) is left to the models.
+
+A value of the wrong shape is left as it is for the validator to report. Mistakes only this
+phase can see (a bad port, volume, duration, size, command line...) are reported all together,
+each at the span of the value, naming the service and the field. The parsers live in
+`ports.py`, `volumes.py`, `shellwords.py` and `units.py`.
 """
 
 from __future__ import annotations
 
-import re
-import shlex
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from composer.errors import ComposerError, Diagnostics, Span, raise_all
+from composer.schema.ports import FORMAT_HINT, parse_port
+from composer.schema.shellwords import split_command
 from composer.schema.tree import YMap, YSeq, located
+from composer.schema.units import normalize_bytes, normalize_duration
+from composer.schema.volumes import VOLUME_HINT, parse_device, parse_volume
 
-_PORT_RANGE = re.compile(r"(\d+)(?:-(\d+))?")
-_ACCESS = {"ro": ("read_only", True), "rw": ("read_only", False)}
-_PROPAGATION = {"shared", "slave", "private", "rshared", "rslave", "rprivate"}
-_CONSISTENCY = {"cached", "delegated", "consistent"}
-_WINDOWS_DRIVE = re.compile(r"[A-Za-z]:[\\/]")
-
-
-class _Errors:
-    def __init__(self) -> None:
-        self.found: list[ComposerError] = []
-
-    def add(self, message: str, span: Span | None, hint: str | None = None) -> None:
-        self.found.append(ComposerError(message, span=span, hint=hint))
+DURATION_HINT = 'a duration is numbers with units, such as "30s", "1m30s" or "500ms"'
+BYTES_HINT = 'a size in bytes is a number with an optional unit, such as 1024, "512m" or "2g"'
 
 
-def _pairs(items: YSeq, keep_bare: Any) -> YMap:
-    """`["K=V", "K"]` -> `{K: V, K: keep_bare}`, each entry keeping its item's span."""
-    out = YMap(span=items.span)
-    for index, item in enumerate(items):
-        span = items.item_span(index)
-        text = str(item) if not isinstance(item, bool) else str(item).lower()
-        key, sep, value = text.partition("=")
-        out.put(key, value if sep else keep_bare, span, span)
-    return out
+@dataclass
+class _Ctx:
+    """What the rules share: the problems found so far and the warnings."""
+
+    diag: Diagnostics
+    errors: list[ComposerError] = field(default_factory=list)
+
+    def fail(self, message: str, span: Span | None, hint: str | None = None) -> None:
+        self.errors.append(ComposerError(message, span=span, hint=hint))
 
 
-def _shell_words(text: str, span: Span | None, where: str, errors: _Errors) -> Any:
-    try:
-        return YSeq(shlex.split(text), span=span, item_spans=[span] * len(shlex.split(text)))
-    except ValueError as exc:
-        errors.add(f"{where}: cannot split {text!r} into words: {exc}", span)
-        return text
+Rule = Callable[[Any, str, Span | None, _Ctx], Any]
+"""(value, dotted path for messages, span of the value, context) -> the value in long syntax."""
 
 
-def _each_item(value: Any, convert: Callable[[Any, Span | None], list[Any]], where: str, errors: _Errors,
-               what: str, hint: str | None = None) -> Any:
-    """Rewrite each item of a list (one item may become several); a ValueError is a located error."""
-    if not isinstance(value, YSeq):
-        return value
-    out = YSeq(span=value.span)
-    for index, item in enumerate(value):
-        item_span = value.item_span(index)
-        try:
-            for new in convert(item, item_span):
-                out.add(new, item_span)
-        except ValueError as exc:
-            errors.add(f'{where}: invalid {what} "{item}": {exc}', item_span, hint)
-    return out
+def _strings(value: Any) -> bool:
+    return isinstance(value, YSeq) and all(isinstance(item, str) for item in value)
 
 
-# ports -------------------------------------------------------------------------------------------
-
-def _port_numbers(text: str) -> tuple[int, int] | None:
-    match = _PORT_RANGE.fullmatch(text)
-    if not match:
-        return None
-    low = int(match.group(1))
-    high = int(match.group(2) or low)
-    if high < low or high > 65535:
-        return None
-    return low, high
+# --- generic rules --------------------------------------------------------------------------------
 
 
-def parse_port(spec: str) -> list[dict[str, Any]]:
-    """`[ip:][host[-range]:]container[-range][/protocol]` -> long-form entries (ValueError if bad)."""
-    text, _, protocol = spec.partition("/")
-    protocol = protocol or "tcp"
-    if protocol not in ("tcp", "udp", "sctp"):
-        raise ValueError(f"invalid protocol {protocol!r}")
-    host_ip = None
-    if text.startswith("["):
-        close = text.find("]")
-        if close < 0:
-            raise ValueError("unclosed [ in IPv6 address")
-        host_ip, text = text[1:close], text[close + 1:].lstrip(":")
-        parts = text.split(":")
-    else:
-        parts = text.split(":")
-        if len(parts) > 3:
-            raise ValueError("too many colons")
-        if len(parts) == 3:
-            host_ip, parts = parts[0], parts[1:]
-    if len(parts) == 2:
-        published, target = parts
-    elif len(parts) == 1:
-        published, target = "", parts[0]
-    else:
-        raise ValueError("too many colons")
-    targets = _port_numbers(target)
-    if targets is None:
-        raise ValueError(f"invalid container port {target!r}")
-    hosts = _port_numbers(published) if published else None
-    if published and hosts is None:
-        raise ValueError(f"invalid host port {published!r}")
-    count = targets[1] - targets[0] + 1
-    entries = []
-    for offset in range(count):
-        entry: dict[str, Any] = {"mode": "ingress"}
-        if host_ip:
-            entry["host_ip"] = host_ip
-        entry["target"] = targets[0] + offset
-        if hosts is not None:
-            host_count = hosts[1] - hosts[0] + 1
-            if count == 1:
-                entry["published"] = published
-            elif host_count == count:
-                entry["published"] = str(hosts[0] + offset)
-            else:
-                raise ValueError("host and container port ranges differ in size")
-        entry["protocol"] = protocol
-        entries.append(entry)
-    return entries
+def fields(rules: dict[str, Rule]) -> Rule:
+    """A mapping whose listed keys are rewritten by their own rules (a copy; spans and tags kept)."""
+
+    def rewrite(value: Any, where: str, span: Span | None, ctx: _Ctx) -> Any:
+        if not isinstance(value, YMap):
+            return value
+        out = value.shallow()
+        for key, rule in rules.items():
+            if key in value:
+                out[key] = rule(value[key], f"{where}.{key}", value.value_span(key), ctx)
+        return out
+
+    return rewrite
 
 
-def _port_items(item: Any, span: Span | None) -> list[Any]:
-    if isinstance(item, int | str) and not isinstance(item, bool):
-        return [located(entry, span) for entry in parse_port(str(item))]
-    return [item]
+def each(rule: Rule) -> Rule:
+    """A list whose items are each rewritten by `rule`."""
+
+    def rewrite(value: Any, where: str, span: Span | None, ctx: _Ctx) -> Any:
+        if not isinstance(value, YSeq):
+            return value
+        out = YSeq(span=value.span)
+        for index, item in enumerate(value):
+            out.add(rule(item, f"{where}[{index}]", value.item_span(index), ctx), value.item_span(index))
+        return out
+
+    return rewrite
 
 
-def _expand_ports(value: Any, span: Span | None, where: str, errors: _Errors) -> Any:
-    return _each_item(value, _port_items, where, errors, "port", "use [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]")
-
-
-# volumes -----------------------------------------------------------------------------------------
-
-def _is_path(source: str) -> bool:
-    return source.startswith(("/", ".", "~")) or bool(_WINDOWS_DRIVE.match(source))
-
-
-def parse_volume(spec: str) -> dict[str, Any]:
-    """`[source:]target[:mode,...]` -> a long-form mount (ValueError if bad)."""
-    if not spec:
-        raise ValueError("empty volume")
-    parts = spec.split(":")
-    if _WINDOWS_DRIVE.match(spec):  # C:\x:/y: the drive letter's colon is not a separator
-        parts = [parts[0] + ":" + parts[1], *parts[2:]]
-    if len(parts) > 3:
-        raise ValueError("too many colons")
-    if len(parts) == 1:
-        if not parts[0].startswith("/"):
-            raise ValueError("an anonymous volume needs an absolute container path")
-        return {"type": "volume", "target": parts[0], "volume": {}}
-    source, target = parts[0], parts[1]
-    modes = parts[2].split(",") if len(parts) == 3 else []
-    if not target:
-        raise ValueError("empty container path")
-    if not source:
-        raise ValueError("empty source")
-    bind = _is_path(source)
-    mount: dict[str, Any] = {"type": "bind" if bind else "volume", "source": source, "target": target}
-    options: dict[str, Any] = {"create_host_path": True} if bind else {}
-    for mode in modes:
-        if mode in _ACCESS:
-            key, flag = _ACCESS[mode]
-            if flag:
-                mount[key] = True
-        elif mode in ("z", "Z") and bind:
-            options["selinux"] = mode
-        elif mode in _PROPAGATION and bind:
-            options["propagation"] = mode
-        elif mode == "nocopy" and not bind:
-            options["nocopy"] = True
-        elif mode in _CONSISTENCY:
-            mount["consistency"] = mode
-        else:
-            raise ValueError(f"invalid mode {mode!r}")
-    mount["bind" if bind else "volume"] = options
-    return mount
-
-
-def _volume_items(item: Any, span: Span | None) -> list[Any]:
-    return [located(parse_volume(item), span) if isinstance(item, str) else item]
-
-
-def _expand_volumes(value: Any, span: Span | None, where: str, errors: _Errors) -> Any:
-    return _each_item(value, _volume_items, where, errors, "volume", "use [SOURCE:]TARGET[:ro|rw|z|Z|nocopy]")
-
-
-def parse_device(spec: str) -> dict[str, str]:
-    """`HOST[:CONTAINER[:PERMISSIONS]]` (or `HOST:PERMISSIONS`) -> a long-form device mapping."""
-    parts = spec.split(":")
-    if len(parts) > 3 or not parts[0]:
-        raise ValueError("use HOST_PATH[:CONTAINER_PATH[:rwm]]")
-    source = parts[0]
-    target = parts[1] if len(parts) > 1 and parts[1] else source
-    permissions = parts[2] if len(parts) > 2 else "rwm"
-    if len(parts) == 2 and set(parts[1]) <= set("rwm") and not parts[1].startswith("/"):
-        target, permissions = source, parts[1]
-    return {"source": source, "target": target, "permissions": permissions}
-
-
-def _device_items(item: Any, span: Span | None) -> list[Any]:
-    return [located(parse_device(item), span) if isinstance(item, str) else item]
-
-
-def _expand_devices(value: Any, span: Span | None, where: str, errors: _Errors) -> Any:
-    return _each_item(value, _device_items, where, errors, "device")
-
-
-# the other fields --------------------------------------------------------------------------------
-
-def _listish(value: Any, span: Span | None) -> Any:
+def _listify(value: Any, where: str, span: Span | None, ctx: _Ctx) -> Any:
     """One string where a list is allowed becomes a one-item list."""
-    if isinstance(value, str):
-        return YSeq([value], span=span, item_spans=[span])
-    return value
+    return YSeq([value], span=span, item_spans=[span]) if isinstance(value, str) else value
 
 
-def _to_map(keep_bare: Any) -> Callable[[Any, Span | None, str, _Errors], Any]:
-    def convert(value: Any, span: Span | None, where: str, errors: _Errors) -> Any:
-        return _pairs(value, keep_bare) if isinstance(value, YSeq) else value
-    return convert
+def key_values(bare: Any, *, env: bool = False, need_value: bool = False) -> Rule:
+    """`["K=V", "K"]` -> `{K: "V", K: bare}`: environment-like lists become mappings.
+
+    `env` adds Compose's check on variable names ending in a space; `need_value` refuses `K`
+    alone (build contexts have no default).
+    """
+
+    def rewrite(value: Any, where: str, span: Span | None, ctx: _Ctx) -> Any:
+        if not _strings(value):
+            return value
+        out = YMap(span=value.span)
+        for index, item in enumerate(value):
+            at = value.item_span(index)
+            key, sep, text = item.partition("=")
+            if env and key[-1:].isspace():
+                ctx.fail(f'{where}: variable "{key}" is declared with a trailing space', at)
+            elif need_value and not sep:
+                ctx.fail(f'{where}: invalid value "{item}", expected key=value', at)
+            out.put(key, text if sep else bare, at, at)
+        return out
+
+    return rewrite
 
 
-def _names_to_map(default: Callable[[Span | None], Any]) -> Callable[[Any, Span | None, str, _Errors], Any]:
-    def convert(value: Any, span: Span | None, where: str, errors: _Errors) -> Any:
+def names(default: Callable[[], Any]) -> Rule:
+    """`[a, b]` -> `{a: default, b: default}` (depends_on, networks, models)."""
+
+    def rewrite(value: Any, where: str, span: Span | None, ctx: _Ctx) -> Any:
         if not isinstance(value, YSeq):
             return value
         out = YMap(span=value.span)
         for index, item in enumerate(value):
-            item_span = value.item_span(index)
+            at = value.item_span(index)
             if isinstance(item, str):
-                out.put(item, default(item_span), item_span, item_span)
-            else:
-                errors.add(f"{where}: entries must be names, got {item!r}", item_span)
+                out.put(item, located(default(), at), at, at)
+            else:  # reported here: the models cannot take a list of names holding other things
+                ctx.fail(f"{where}: entries must be names, got {item!r}", at)
         return out
-    return convert
+
+    return rewrite
 
 
-def _words(value: Any, span: Span | None, where: str, errors: _Errors) -> Any:
-    return _shell_words(value, span, where, errors) if isinstance(value, str) else value
+def _duration(value: Any, where: str, span: Span | None, ctx: _Ctx) -> Any:
+    """A Go duration string, printed as Compose prints it; other types are the validator's."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return normalize_duration(value)
+    except ValueError as exc:
+        ctx.fail(f'{where}: invalid duration "{value}": {exc}; must be a duration', span, DURATION_HINT)
+        return value
 
 
-def _file_refs(value: Any, span: Span | None, where: str, errors: _Errors) -> Any:
-    return _each_item(value, lambda item, at: [located({"source": item}, at) if isinstance(item, str) else item],
-                      where, errors, "reference")
+def _bytes(value: Any, where: str, span: Span | None, ctx: _Ctx) -> Any:
+    """A size written as text becomes its number of bytes, as a string (`64m` -> `"67108864"`).
+
+    An int is already a number of bytes and stays one (`memswap_limit: -1` must stay readable:
+    `"-1"` is not a size); where the schema wants text only, the validator says so.
+    """
+    if not isinstance(value, str):
+        return value
+    try:
+        return normalize_bytes(value)
+    except ValueError as exc:
+        ctx.fail(f'{where}: invalid size "{value}": {exc}; must be a size in bytes', span, BYTES_HINT)
+        return value
 
 
-def _env_files(value: Any, span: Span | None, where: str, errors: _Errors) -> Any:
-    return _each_item(_listish(value, span), lambda item, at: [
-        located({"path": item, "required": True}, at) if isinstance(item, str) else item], where, errors, "env_file")
+def _command(value: Any, where: str, span: Span | None, ctx: _Ctx) -> Any:
+    """A command line split into argv with Compose's shell-word rules."""
+    if not isinstance(value, str):
+        return value
+    try:
+        words = split_command(value)
+    except ValueError as exc:
+        ctx.fail(f'{where}: cannot split "{value}" into words: {exc}', span,
+                 "quote or escape the character, or write the command as a list")
+        return value
+    return YSeq(words, span=span, item_spans=[span] * len(words))
 
 
-def _extra_hosts(value: Any, span: Span | None, where: str, errors: _Errors) -> Any:
-    if isinstance(value, YMap):
+def _short_items(parse: Callable[[str], list[dict[str, Any]]], what: str, hint: str | None,
+                 long: Rule | None = None, ints: bool = False) -> Rule:
+    """A list of short strings (and ints, with `ints`) each parsed into long entries; mappings go through `long`."""
+
+    def rewrite(value: Any, where: str, span: Span | None, ctx: _Ctx) -> Any:
+        if not isinstance(value, YSeq):
+            return value
         out = YSeq(span=value.span)
-        for host, ips in value.items():
-            for ip in ips if isinstance(ips, list) else [ips]:
-                out.add(f"{host}={ip}", value.value_span(host))
+        for index, item in enumerate(value):
+            at = value.item_span(index)
+            if isinstance(item, str) or (ints and isinstance(item, int) and not isinstance(item, bool)):
+                try:
+                    for entry in parse(str(item)):
+                        out.add(located(entry, at), at)
+                except ValueError as exc:
+                    ctx.fail(f'{where}: invalid {what} "{item}": {exc}', at, hint)
+                    out.add(item, at)
+            else:
+                out.add(long(item, f"{where}[{index}]", at, ctx) if long else item, at)
         return out
+
+    return rewrite
+
+
+# --- one field each ----------------------------------------------------------------------------------
+
+
+def _long_port(value: Any, where: str, span: Span | None, ctx: _Ctx) -> Any:
+    """Long-form ports as Compose prints them: `published` a string, `target` an int."""
+    if not isinstance(value, YMap):
+        return value
+    out = value.shallow()
+    published, target = value.get("published"), value.get("target")
+    if isinstance(published, int) and not isinstance(published, bool):
+        out["published"] = str(published)
+    if isinstance(target, str) and target.isascii() and target.isdigit():
+        out["target"] = int(target)
+    return out
+
+
+_LONG_VOLUME = fields({"tmpfs": fields({"size": _bytes}), "volume": fields({"labels": key_values("")})})
+
+
+def _extra_hosts(value: Any, where: str, span: Span | None, ctx: _Ctx) -> Any:
+    """A list of `host=ip`, one per address, as Compose prints it (`[::1]` loses its brackets).
+
+    List items may use `=` or `:` and hold several comma-separated addresses; a mapping gives one
+    address or a list of them per host.
+    """
+    pairs: list[tuple[str, str, Span | None]] = []
+    if isinstance(value, YMap):
+        for host, ips in value.items():
+            at = value.value_span(host)
+            for ip in ips if isinstance(ips, YSeq) else [ips]:
+                if not isinstance(ip, str):
+                    return value
+                pairs.append((host, ip, at))
+    elif _strings(value):
+        for index, item in enumerate(value):
+            at = value.item_span(index)
+            sep = "=" if "=" in item else ":" if ":" in item else ""
+            if not sep:
+                ctx.fail(f'{where}: invalid extra host "{item}": missing IP address', at, "use HOST=IP")
+                continue
+            host, _, ips = item.partition(sep)
+            pairs.extend((host, ip, at) for ip in ips.split(","))
+    else:
+        return value
+    out = YSeq(span=value.span)
+    for host, ip, at in pairs:
+        if not host or ":" in host or "=" in host:
+            ctx.fail(f'{where}: invalid extra host: bad host name "{host}"', at, "use HOST=IP")
+            continue
+        address = ip[1:-1] if len(ip) > 2 and ip[0] == "[" and ip[-1] == "]" else ip
+        out.add(f"{host}={address}", at)
+    return out
+
+
+def _env_files(value: Any, where: str, span: Span | None, ctx: _Ctx) -> Any:
+    """`a.env` or `[a.env]` -> `[{path: a.env, required: true}]`; long entries are kept."""
+    value = _listify(value, where, span, ctx)
     if not isinstance(value, YSeq):
         return value
     out = YSeq(span=value.span)
     for index, item in enumerate(value):
-        item_span = value.item_span(index)
-        text = str(item)
-        if "=" not in text:
-            host, sep, ip = text.partition(":")
-            if not sep:
-                errors.add(f'{where}: invalid extra host "{text}"', item_span, "use HOST=IP (or HOST:IP)")
-                continue
-            text = f"{host}={ip}"
-        out.add(text, item_span)
+        at = value.item_span(index)
+        out.add(located({"path": item, "required": True}, at) if isinstance(item, str) else item, at)
     return out
 
 
-def _healthcheck(value: Any, span: Span | None, where: str, errors: _Errors) -> Any:
-    if isinstance(value, YMap) and isinstance(value.get("test"), str):
-        out = value.shallow()
-        test_span = value.value_span("test")
-        out["test"] = YSeq(["CMD-SHELL", value["test"]], span=test_span, item_spans=[test_span, test_span])
-        return out
-    return value
+def _file_refs(value: Any, where: str, span: Span | None, ctx: _Ctx) -> Any:
+    """Secrets and configs: `name` -> `{source: name}` (the target is filled in later)."""
+    if not isinstance(value, YSeq):
+        return value
+    out = YSeq(span=value.span)
+    for index, item in enumerate(value):
+        at = value.item_span(index)
+        out.add(located({"source": item}, at) if isinstance(item, str) else item, at)
+    return out
 
 
-def _build(value: Any, span: Span | None, where: str, errors: _Errors) -> Any:
+def _healthcheck_test(value: Any, where: str, span: Span | None, ctx: _Ctx) -> Any:
+    """A test written as a string runs in a shell."""
+    return YSeq(["CMD-SHELL", value], span=span, item_spans=[span, span]) if isinstance(value, str) else value
+
+
+def _count(value: Any, where: str, span: Span | None, ctx: _Ctx) -> Any:
+    """A device request's `count: all` is printed as -1."""
+    return -1 if isinstance(value, str) and value.lower() == "all" else value
+
+
+_DEVICE_REQUEST = fields({"count": _count, "options": key_values("")})
+
+
+def _gpus(value: Any, where: str, span: Span | None, ctx: _Ctx) -> Any:
+    """`gpus: all` -> `[{count: -1}]`."""
+    if value == "all":
+        return located([{"count": -1}], span)
+    return each(_DEVICE_REQUEST)(value, where, span, ctx)
+
+
+def _ssh(value: Any, where: str, span: Span | None, ctx: _Ctx) -> Any:
+    """`[default, id=path]` -> `{default: null, id: path}`; only `default` may stand alone."""
+    if not _strings(value):
+        return value
+    out = YMap(span=value.span)
+    for index, item in enumerate(value):
+        at = value.item_span(index)
+        key, sep, path = item.partition("=")
+        if not sep and key != "default":
+            ctx.fail(f'{where}: invalid ssh key "{item}"', at, 'use "default" or ID=PATH')
+        out.put(key, path if sep else None, at, at)
+    return out
+
+
+def _extends(value: Any, where: str, span: Span | None, ctx: _Ctx) -> Any:
+    """`extends: web` -> `{service: web}`."""
+    return located({"service": value}, span) if isinstance(value, str) else value
+
+
+def _depends_default() -> dict[str, Any]:
+    return {"condition": "service_started", "required": True}
+
+
+_HOOK = fields({"command": _command, "environment": key_values(None, env=True)})
+_BLKIO_LIMITS = each(fields({"rate": _bytes}))
+_DELAYS = fields({"delay": _duration, "monitor": _duration})
+
+_BUILD = fields({
+    "args": key_values(None, env=True),
+    "labels": key_values(""),
+    "additional_contexts": key_values(None, need_value=True),
+    "ssh": _ssh,
+    "extra_hosts": _extra_hosts,
+    "secrets": _file_refs,
+    "shm_size": _bytes,
+})
+
+
+def _build(value: Any, where: str, span: Span | None, ctx: _Ctx) -> Any:
+    """`build: ./dir` -> `{context: ./dir}` (the default dockerfile comes later)."""
     if isinstance(value, str):
         return located({"context": value}, span)
-    if isinstance(value, YMap):
-        return _apply(value, BUILD_RULES, where, errors)
-    return value
+    return _BUILD(value, where, span, ctx)
 
 
-def _depends_default(span: Span | None) -> Any:
-    return located({"condition": "service_started", "required": True}, span)
+_DEPLOY = fields({
+    "labels": key_values(""),
+    "resources": fields({
+        "limits": fields({"memory": _bytes}),
+        "reservations": fields({"memory": _bytes, "devices": each(_DEVICE_REQUEST)}),
+    }),
+    "restart_policy": fields({"delay": _duration, "window": _duration}),
+    "update_config": _DELAYS,
+    "rollback_config": _DELAYS,
+})
 
-
-def _hook(value: Any, span: Span | None, where: str, errors: _Errors) -> Any:
-    if not isinstance(value, YSeq):
-        return value
-    out = YSeq(span=value.span)
-    for index, item in enumerate(value):
-        out.add(_apply(item, HOOK_RULES, f"{where}[{index}]", errors) if isinstance(item, YMap) else item,
-                value.item_span(index))
-    return out
-
-
-def _deploy(value: Any, span: Span | None, where: str, errors: _Errors) -> Any:
-    return _apply(value, DEPLOY_RULES, where, errors) if isinstance(value, YMap) else value
-
-
-def _listish_rule(value: Any, span: Span | None, where: str, errors: _Errors) -> Any:
-    return _listish(value, span)
-
-
-Rule = Callable[[Any, Span | None, str, _Errors], Any]
-
-BUILD_RULES: dict[str, Rule] = {
-    "args": _to_map(None), "labels": _to_map(""), "secrets": _file_refs, "extra_hosts": _extra_hosts,
-    "cache_from": _listish_rule, "cache_to": _listish_rule, "tags": _listish_rule,
-}
-HOOK_RULES: dict[str, Rule] = {"command": _words, "environment": _to_map(None)}
-DEPLOY_RULES: dict[str, Rule] = {"labels": _to_map("")}
 SERVICE_RULES: dict[str, Rule] = {
-    "ports": _expand_ports, "volumes": _expand_volumes, "devices": _expand_devices,
-    "environment": _to_map(None), "labels": _to_map(""), "annotations": _to_map(""), "sysctls": _to_map(""),
-    "depends_on": _names_to_map(_depends_default), "networks": _names_to_map(lambda _span: None),
-    "command": _words, "entrypoint": _words, "healthcheck": _healthcheck, "build": _build,
-    "secrets": _file_refs, "configs": _file_refs, "env_file": _env_files, "extra_hosts": _extra_hosts,
-    "dns": _listish_rule, "dns_search": _listish_rule, "tmpfs": _listish_rule, "label_file": _listish_rule,
-    "post_start": _hook, "pre_stop": _hook, "deploy": _deploy,
+    "annotations": key_values(""),
+    "blkio_config": fields({key: _BLKIO_LIMITS for key in (
+        "device_read_bps", "device_read_iops", "device_write_bps", "device_write_iops")}),
+    "build": _build,
+    "command": _command,
+    "configs": _file_refs,
+    "depends_on": names(_depends_default),
+    "deploy": _DEPLOY,
+    "develop": fields({"watch": each(fields({"ignore": _listify, "include": _listify, "exec": _HOOK}))}),
+    "devices": _short_items(lambda spec: [parse_device(spec)], "device", None),
+    "dns": _listify,
+    "dns_search": _listify,
+    "entrypoint": _command,
+    "env_file": _env_files,
+    "environment": key_values(None, env=True),
+    "extends": _extends,
+    "extra_hosts": _extra_hosts,
+    "gpus": _gpus,
+    "healthcheck": fields({"test": _healthcheck_test, **{key: _duration for key in (
+        "interval", "timeout", "start_period", "start_interval")}}),
+    "label_file": _listify,
+    "labels": key_values(""),
+    "mem_limit": _bytes,
+    "mem_reservation": _bytes,
+    "memswap_limit": _bytes,
+    "models": names(lambda: None),
+    "networks": names(lambda: None),
+    "ports": _short_items(parse_port, "port", FORMAT_HINT, _long_port, ints=True),
+    "post_start": each(_HOOK),
+    "pre_stop": each(_HOOK),
+    "secrets": _file_refs,
+    "shm_size": _bytes,
+    "stop_grace_period": _duration,
+    "sysctls": key_values(""),
+    "tmpfs": _listify,
+    "volumes": _short_items(lambda spec: [parse_volume(spec)], "volume", VOLUME_HINT, _LONG_VOLUME),
 }
+"""Every service key with a short syntax (or a unit) and the rule that makes it long."""
+
+_SERVICE = fields(SERVICE_RULES)
 
 
-def _apply(node: YMap, rules: dict[str, Rule], where: str, errors: _Errors) -> YMap:
-    out = node.shallow()
-    for key, rule in rules.items():
-        if key in node:
-            out[key] = rule(node[key], node.value_span(key), f"{where}.{key}", errors)
-    return out
+# --- top level -------------------------------------------------------------------------------------
 
 
-def _expand_resource(kind: str, key: str, spec: Any, diag: Diagnostics) -> Any:
-    """The legacy `external: {name: x}` becomes `name: x` plus `external: true`."""
-    if not isinstance(spec, YMap):
-        return spec
-    external = spec.get("external")
-    if isinstance(external, YMap):
-        out = spec.shallow()
-        span = spec.value_span("external")
-        out.put("external", True, spec.key_span("external"), span)
-        if external.get("name") is not None:
-            out.put("name", external["name"], span, external.value_span("name"))
-        diag.warn(f"{kind}.{key}: external.name is deprecated; use name: and external: true", span)
-        return out
-    if (kind == "networks" and isinstance(spec.get("labels"), YSeq)) or (kind == "volumes" and isinstance(
-            spec.get("labels"), YSeq)):
-        out = spec.shallow()
-        out["labels"] = _pairs(spec["labels"], "")
-        return out
-    return spec
-
-
-def _expand_include(value: Any, span: Span | None) -> Any:
-    if not isinstance(value, YSeq):
+def _resource(value: Any, where: str, span: Span | None, ctx: _Ctx) -> Any:
+    """Networks, volumes, secrets, configs: legacy `external: {name: x}`, label lists."""
+    if not isinstance(value, YMap):
         return value
-    out = YSeq(span=value.span)
-    for index, item in enumerate(value):
-        item_span = value.item_span(index)
-        if isinstance(item, str):
-            item = located({"path": [item]}, item_span)
-        elif isinstance(item, YMap) and isinstance(item.get("path"), str):
-            item = item.shallow()
-            item["path"] = YSeq([item["path"]], span=item.value_span("path"), item_spans=[item.value_span("path")])
-        out.add(item, item_span)
+    out = value.shallow()
+    external = value.get("external")
+    if isinstance(external, YMap):
+        at = value.value_span("external")
+        out.put("external", True, value.key_span("external"), at)
+        if "name" in external:
+            ctx.diag.warn(f"{where}: external.name is deprecated. Please set name and external: true", at)
+            if "name" in value and value["name"] != external["name"]:
+                ctx.fail(f"{where}: name and external.name conflict; only use name", at)
+            else:
+                out.put("name", external["name"], external.key_span("name"), external.value_span("name"))
+    if "labels" in value:
+        out["labels"] = key_values("")(value["labels"], f"{where}.labels", value.value_span("labels"), ctx)
     return out
+
+
+def _include_entry(value: Any, where: str, span: Span | None, ctx: _Ctx) -> Any:
+    """`- other.yaml` -> `{path: [other.yaml]}`; `path` and `env_file` strings become lists."""
+    if isinstance(value, str):
+        return located({"path": [value]}, span)
+    return _INCLUDE(value, where, span, ctx)
+
+
+_INCLUDE = fields({"path": _listify, "env_file": _listify})
 
 
 def expand_document(doc: YMap, diag: Diagnostics) -> YMap:
     """A new tree in long syntax; every syntax error of the file is raised together."""
-    errors = _Errors()
+    ctx = _Ctx(diag)
     out = doc.shallow()
     services = doc.get("services")
     if isinstance(services, YMap):
         expanded = services.shallow()
         for name, service in services.items():
-            if isinstance(service, YMap):
-                expanded[name] = _apply(service, SERVICE_RULES, f"services.{name}", errors)
+            expanded[name] = _SERVICE(service, f"services.{name}", services.value_span(name), ctx)
         out["services"] = expanded
     for kind in ("networks", "volumes", "secrets", "configs"):
         section = doc.get(kind)
         if isinstance(section, YMap):
             fixed = section.shallow()
             for key, spec in section.items():
-                fixed[key] = _expand_resource(kind, key, spec, diag)
+                fixed[key] = _resource(spec, f"{kind}.{key}", section.value_span(key), ctx)
             out[kind] = fixed
     if "include" in doc:
-        out["include"] = _expand_include(doc["include"], doc.value_span("include"))
-    raise_all(errors.found)
+        out["include"] = each(_include_entry)(doc["include"], "include", doc.value_span("include"), ctx)
+    raise_all(ctx.errors)
     return out
