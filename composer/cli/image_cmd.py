@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +55,16 @@ def _ago(created: str | None) -> str:
             count = int(seconds // span)
             return f"{count} {name}{'s' if count > 1 else ''} ago"
     return "Less than a minute ago"
+
+
+def _in_use() -> Callable[[str], bool]:
+    """Whether a container of the native engine was made from an image (such images are kept)."""
+    from pathlib import Path
+
+    from composer.runtime.engine.records import images_in_use
+
+    used = images_in_use(Path(state_root()) / "containers")
+    return used.__contains__
 
 
 @click.group("image")
@@ -178,8 +189,9 @@ def tag(source: str, target: str) -> None:
 def rm(force: bool, refs: tuple[str, ...]) -> None:
     """Remove one or more images."""
     store = open_store()
+    in_use = _in_use()
     for ref in refs:
-        for event in store.remove(ref, force=force):
+        for event in store.remove(ref, force=force, in_use=in_use):
             click.echo(str(event))
 
 
@@ -188,7 +200,7 @@ def rm(force: bool, refs: tuple[str, ...]) -> None:
 @click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation.")
 def prune(all_images: bool, force: bool) -> None:
     """Remove unused images."""
-    report = open_store().prune(all=all_images)
+    report = open_store().prune(all=all_images, in_use=_in_use())
     for event in report.events:
         click.echo(str(event))
     click.echo(f"Total reclaimed space: {_size(report.space_reclaimed)}")

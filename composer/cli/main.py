@@ -41,12 +41,13 @@ def cli(ctx: click.Context, /, **options: Any) -> None:
 
 
 def _register() -> None:
-    from composer.cli import config_cmd, image_cmd, version_cmd
+    from composer.cli import config_cmd, container_cmd, image_cmd, version_cmd
 
     cli.add_command(config_cmd.config)
     cli.add_command(version_cmd.version)
     cli.add_command(image_cmd.image)
     cli.add_command(image_cmd.images)
+    cli.add_command(container_cmd.container)
 
 
 _register()

@@ -27,7 +27,7 @@ from composer.errors import ComposerError, Diagnostics
 from composer.planner import security
 from composer.planner.hostfacts import RLIM_INFINITY, HostDevice, HostFacts, Rlimit
 from composer.planner.userdb import resolve_user
-from composer.schema.models_common import parse_bytes
+from composer.schema.units import parse_bytes
 
 OCI_VERSION = "1.0.2"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

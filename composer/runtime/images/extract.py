@@ -364,6 +364,16 @@ class _Applier:
 
     # entries
 
+    def apply_explained(self, member: tarfile.TarInfo, tar: tarfile.TarFile, label: str) -> None:
+        """`apply`, with an OS-level failure turned into one ComposerError line starting with `label`."""
+        try:
+            self.apply(member, tar)
+        except ComposerError:
+            raise
+        except (OSError, ValueError, OverflowError) as err:
+            why = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+            raise ComposerError(f"{label}: {why}") from None
+
     def apply(self, member: tarfile.TarInfo, tar: tarfile.TarFile) -> None:
         parts = split_entry_name(member.name)
         if not parts:
@@ -557,13 +567,7 @@ def extract_layer(
                     count += 1
                     if count > max_entries:
                         raise ComposerError(f"layer has more than {max_entries} entries")
-                    try:
-                        applier.apply(member, tar)
-                    except ComposerError:
-                        raise
-                    except (OSError, ValueError, OverflowError) as err:
-                        why = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
-                        raise ComposerError(f"layer entry {member.name!r}: {why}") from None
+                    applier.apply_explained(member, tar, f"layer entry {member.name!r}")
             reader.drain()
         except (tarfile.TarError, *DECOMPRESS_ERRORS) as err:  # type: ignore[misc]
             raise ComposerError(f"corrupt layer ({compression}): {err}") from None

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO, Literal
 
 from composer.errors import ComposerError
+from composer.runtime.fsutil import fsync_dir, write_atomic
 from composer.runtime.images import model
 from composer.runtime.images.extract import extract_layer
 from composer.runtime.images.model import ImageConfig, Manifest
@@ -77,31 +78,6 @@ def parse_time(value: str | None) -> dt.datetime | None:
     with contextlib.suppress(ValueError):
         return dt.datetime.fromisoformat(value)
     return None
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write a whole file so that readers see the old or the new content, never a mix."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fchmod(out.fileno(), mode)
-            os.fsync(out.fileno())
-        os.rename(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,7 +251,7 @@ class ImageStore:
                     os.unlink(tmp)
                 else:
                     os.rename(tmp, final)
-                    _fsync_dir(final.parent)
+                    fsync_dir(final.parent)
             except BaseException:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
@@ -321,7 +297,7 @@ class ImageStore:
                 }
                 write_atomic(scratch / "layer.json", model.dump_json(info))
                 os.rename(scratch, final)
-                _fsync_dir(final.parent)
+                fsync_dir(final.parent)
             except BaseException:
                 _remove_tree(scratch)
                 raise
@@ -668,7 +644,7 @@ class ImageStore:
         record = self._record_path(image_id)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(record)
-        _fsync_dir(record.parent)
+        fsync_dir(record.parent)
         self.gc()
         return [RemoveEvent("Deleted", image_id)]
 

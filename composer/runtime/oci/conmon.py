@@ -3,6 +3,12 @@
 conmon (API version 1) runs `<runtime> create`, then reports the container's pid, or the runtime's error,
 as one JSON message on the pipe whose fd number is in `_OCI_SYNCPIPE`. The caller runs `<runtime> start`.
 conmon double-forks, so the container and its monitor outlive the composer process that started them.
+
+Interactive containers: with `tty` conmon passes runc a console socket, receives the pty master and owns it
+(the container's stdin and its single output stream, logged as stdout); with `stdin` (no tty) it makes a pipe
+for the container's stdin. Either way `attach.py` reaches them through `<bundle>/attach` (a SEQPACKET socket;
+`--full-attach` binds it there instead of behind a `<socket-dir>/<id>` symlink that conmon would leave behind)
+and resizes the pty through the `<bundle>/ctl` fifo.
 """
 
 from __future__ import annotations
@@ -33,8 +39,23 @@ class ConmonConfig:
     log_size_max: int | None = None
 
 
-def conmon_argv(cfg: ConmonConfig, paths: ContainerPaths, *, name: str | None = None) -> list[str]:
-    """The conmon command line for `paths.id` (pure: no file system access)."""
+def conmon_argv(
+    cfg: ConmonConfig,
+    paths: ContainerPaths,
+    *,
+    name: str | None = None,
+    stdin: bool = False,
+    tty: bool = False,
+    leave_stdin_open: bool = False,
+) -> list[str]:
+    """The conmon command line for `paths.id` (pure: no file system access).
+
+    `tty`: conmon allocates the terminal (config.json must say `process.terminal: true`); its pty master is
+    the container's stdin, so `-i` is not passed (conmon would close the master when an attached client
+    leaves). `stdin` without a tty: a pipe whose write end conmon closes when an attached client sends EOF
+    or leaves (Docker's StdinOnce, what an attached `run -i` needs so `echo hi | run -i cat` ends), unless
+    `leave_stdin_open` (Docker's `create -i`/`run -di`: the pipe stays open across attach sessions).
+    """
     cid = paths.id
     argv = [
         cfg.conmon,
@@ -51,8 +72,15 @@ def conmon_argv(cfg: ConmonConfig, paths: ContainerPaths, *, name: str | None = 
         "-0", str(paths.persist_dir),
         "--socket-dir-path", str(cfg.socket_dir),
         "--runtime-arg", f"--root={cfg.runtime_root}",
+        "--full-attach",
         "--log-level", "error",
     ]  # fmt: skip
+    if tty:
+        argv.append("--terminal")
+    elif stdin:
+        argv.append("--stdin")
+        if leave_stdin_open:
+            argv.append("--leave-stdin-open")
     if cfg.log_size_max is not None:
         argv += ["--log-size-max", str(cfg.log_size_max)]
     return argv
@@ -81,8 +109,20 @@ def _read_message(fd: int, deadline: float) -> dict[str, object] | None:
         return None
 
 
-def spawn(cfg: ConmonConfig, paths: ContainerPaths, *, name: str | None = None, timeout: float = 30.0) -> int:
+def spawn(
+    cfg: ConmonConfig,
+    paths: ContainerPaths,
+    *,
+    name: str | None = None,
+    stdin: bool = False,
+    tty: bool = False,
+    leave_stdin_open: bool = False,
+    timeout: float = 30.0,
+) -> int:
     """Start conmon for a prepared bundle and return the container's pid once `runtime create` has finished.
+
+    `stdin`/`tty`/`leave_stdin_open`: see `conmon_argv`; with `tty` the bundle's config.json must have
+    `process.terminal: true`, else runc never hands over a console and the create fails.
 
     Failures (runtime errors, conmon dying, a timeout) raise ComposerError carrying the runtime's message.
     """
@@ -94,7 +134,7 @@ def spawn(cfg: ConmonConfig, paths: ContainerPaths, *, name: str | None = None, 
         with paths.conmon_stderr.open("wb") as err:
             try:
                 proc = subprocess.Popen(
-                    conmon_argv(cfg, paths, name=name),
+                    conmon_argv(cfg, paths, name=name, stdin=stdin, tty=tty, leave_stdin_open=leave_stdin_open),
                     stdin=subprocess.DEVNULL,
                     stdout=err,
                     stderr=err,

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from composer.errors import ComposerError
+from composer.runtime import failpoints
+from composer.runtime.fsutil import write_atomic
 from composer.runtime.oci import conmon as conmon_mod
 from composer.runtime.oci.paths import ContainerPaths, Roots, check_id
 from composer.runtime.oci.rootfs import mount_rootfs, unmount_rootfs
@@ -44,15 +46,6 @@ class ContainerState:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _signal_name(sig: int | str) -> str:
@@ -108,39 +101,54 @@ class OciRuntime:
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
-    def create(self, container_id: str, spec: Mapping[str, Any], layers: Sequence[Path]) -> int:
+    def create(
+        self,
+        container_id: str,
+        spec: Mapping[str, Any],
+        layers: Sequence[Path],
+        *,
+        name: str | None = None,
+        stdin: bool = False,
+        tty: bool = False,
+        leave_stdin_open: bool = False,
+        fresh: bool = False,
+    ) -> int:
         """Mount the rootfs, write the bundle and have conmon run `runtime create`; return the container pid.
 
-        Idempotent: a container runc already knows is left alone and its pid returned. On failure the
-        partial container is removed again so a retry starts clean.
+        Idempotent: a container runc already knows is left alone and its pid returned (`fresh` skips that
+        check for an ID made a moment ago). On failure the partial container is removed again so a retry
+        starts clean.
         """
         p = self.paths(container_id)
-        known = self._runtime_state(container_id)
+        known = None if fresh else self._runtime_state(container_id)
         if known is not None:
             return int(known.get("pid") or 0)
         try:
             p.dir.mkdir(parents=True, exist_ok=True)
             mount_rootfs(layers, p.upper, p.work, p.rootfs)
-            _write_atomic(p.config, json.dumps(spec, indent=2).encode())
+            write_atomic(p.config, json.dumps(spec, indent=2).encode())
             for stale in (p.exit_file, p.persist_dir / "exit", p.persist_dir / "oom", p.state):
                 stale.unlink(missing_ok=True)
-            return conmon_mod.spawn(self.cfg, p)
+            return conmon_mod.spawn(self.cfg, p, name=name, stdin=stdin, tty=tty, leave_stdin_open=leave_stdin_open)
         except BaseException:
             with contextlib.suppress(Exception):
                 self.remove(container_id, force=True)
             raise
 
-    def start(self, container_id: str) -> None:
-        """`runtime start` a created container and record the start time; a running one is left alone."""
-        st = self.state(container_id)
-        if st.status in ("running", "paused"):
+    def start(self, container_id: str, *, status: Status | None = None) -> None:
+        """`runtime start` a created container and record the start time; a running one is left alone.
+
+        `status`: the caller's fresh knowledge of the state, which saves asking the runtime again."""
+        if status is None:
+            status = self.state(container_id).status
+        if status in ("running", "paused"):
             return
-        if st.status != "created":
+        if status != "created":
             raise ComposerError(f"container {container_id} has stopped; it cannot be started again")
         p = self.paths(container_id)
         started = _now()
         self._runtime("start", container_id)
-        _write_atomic(p.state, json.dumps({"started_at": started.isoformat()}).encode())
+        write_atomic(p.state, json.dumps({"started_at": started.isoformat()}).encode())
 
     def state(self, container_id: str) -> ContainerState:
         """The container's state from runc's state plus conmon's exit file and composer's start record."""
@@ -165,6 +173,50 @@ class OciRuntime:
             finished_at=finished,
             oom_killed=(p.persist_dir / "oom").exists(),
         )
+
+    def is_created(self, container_id: str) -> bool:
+        """True if the container is created and not yet started, read from the runtime's state directory.
+
+        runc keeps `exec.fifo` in its state directory from `create` until `start` opens it, and reports
+        "created" for exactly that; reading it costs a stat instead of a `runc state` process. Any doubt
+        (another runtime, no state file, a dead init) answers False and callers ask the runtime.
+        """
+        state_dir = self.cfg.runtime_root / check_id(container_id)
+        if not (state_dir / "exec.fifo").exists():
+            return False
+        try:
+            pid = int(json.loads((state_dir / "state.json").read_bytes())["init_process_pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        return pid > 0 and Path(f"/proc/{pid}").exists()
+
+    def pause(self, container_id: str) -> None:
+        """Freeze the container's processes (runc drives the cgroup freezer, v1 or v2)."""
+        status = self.state(container_id).status
+        if status == "paused":
+            raise ComposerError(f"container {container_id} is already paused")
+        if status != "running":
+            raise ComposerError(f"container {container_id} is not running")
+        self._runtime("pause", container_id)
+
+    def resume(self, container_id: str) -> None:
+        if self.state(container_id).status != "paused":
+            raise ComposerError(f"container {container_id} is not paused")
+        self._runtime("resume", container_id)
+
+    def reset(self, container_id: str) -> None:
+        """Forget a stopped container's runtime side (runc state, conmon, exit code) but keep its files and mount,
+        so `create` can run it again: what `start` of an exited container needs."""
+        p = self.paths(container_id)
+        if self._runtime_state(container_id) is not None:
+            proc = self._runtime("delete", "--force", container_id, check=False)
+            if proc.returncode != 0 and self._runtime_state(container_id) is not None:
+                raise ComposerError(f"cannot delete container {container_id}: {_runtime_message(proc.stderr)}")
+        _reap_conmon(p)
+        for stale in (p.exit_file, p.persist_dir / "exit", p.persist_dir / "oom", p.state, p.conmon_pidfile,
+                      p.container_pidfile):
+            stale.unlink(missing_ok=True)
+        shutil.rmtree(self.cfg.socket_dir / container_id, ignore_errors=True)
 
     def kill(self, container_id: str, sig: int | str = "KILL") -> None:
         """Send a signal to the container's PID 1; an error if it is not running."""
@@ -200,6 +252,7 @@ class OciRuntime:
             proc = self._runtime("kill", container_id, _signal_name(s), check=False)
             if proc.returncode != 0 and self.state(container_id).status != "stopped":
                 raise ComposerError(f"cannot signal container {container_id}: {_runtime_message(proc.stderr)}")
+            failpoints.hit(f"stop.after-{_signal_name(s).lower()}")
             with contextlib.suppress(TimeoutError):
                 return self.wait(container_id, timeout=grace)
         raise ComposerError(f"container {container_id} did not stop after SIGKILL")

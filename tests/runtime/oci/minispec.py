@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 
-def minimal_spec(args: list[str], cgroups_path: str, hostname: str = "ctr") -> dict[str, Any]:
+def minimal_spec(args: list[str], cgroups_path: str, hostname: str = "ctr", terminal: bool = False) -> dict[str, Any]:
     return {
         "ociVersion": "1.0.2",
         "process": {
-            "terminal": False,
+            "terminal": terminal,
             "user": {"uid": 0, "gid": 0},
             "args": args,
             "env": ["PATH=/bin:/usr/bin:/sbin:/usr/sbin"],

@@ -1,0 +1,618 @@
+"""The native engine: containers made from stored images, run by runc under conmon, without a daemon.
+
+A container is a directory under `<state root>/containers/<id>` holding its record (`records.py`),
+its bundle, overlay upper dir, init files, log and exit code. The truth is what exists (runc's state,
+conmon's exit file, the mount table); the record adds what those cannot say (name, image, settings).
+
+Synchronous on purpose: each call is a few syscalls and subprocesses, and async callers go through
+`runtime.native.NativeRuntime`, which runs these in worker threads. Every multi-step operation holds
+the container's lock and is written so that running it again after a crash completes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from composer.errors import ComposerError, Diagnostics
+from composer.runtime import failpoints
+from composer.runtime.confined import read_text_in_root
+from composer.runtime.engine import records
+from composer.runtime.engine.initfiles import write_init_files
+from composer.runtime.engine.locks import locked
+from composer.runtime.engine.records import ContainerRecord
+from composer.runtime.fsutil import write_atomic
+from composer.runtime.oci.lifecycle import ContainerState, OciRuntime
+from composer.runtime.oci.paths import ContainerPaths, Roots
+from composer.runtime.oci.rootfs import is_mounted, mount_rootfs
+
+DEFAULT_STATE_ROOT = Path("/var/lib/composer")
+DEFAULT_RUN_ROOT = Path("/run/composer")
+DEFAULT_CGROUP_PARENT = "/composer"
+LayerDirs = list[Path]
+"""An image's unpacked layer directories, lowest first (named: `Engine.list` shadows `list` in the class)."""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def preflight(runtime: str, conmon: str) -> None:
+    """The one-line reasons the native engine cannot run here, checked before anything is touched."""
+    if os.geteuid() != 0:
+        raise ComposerError(
+            "the native engine needs root (it mounts overlayfs, creates cgroups and namespaces): run composer as root"
+        )
+    if shutil.which(runtime) is None:
+        raise ComposerError(f"OCI runtime {runtime!r} not found: install it with `apt-get install -y runc`")
+    if shutil.which(conmon) is None:
+        raise ComposerError(f"{conmon!r} not found: install it with `apt-get install -y conmon`")
+    try:
+        filesystems = Path("/proc/filesystems").read_text()
+    except OSError:
+        filesystems = ""
+    if "\toverlay\n" not in filesystems and not Path("/sys/module/overlay").exists():
+        raise ComposerError("the kernel has no overlayfs: load it with `modprobe overlay`")
+
+
+@dataclass(frozen=True, slots=True)
+class CreateRequest:
+    """What to create: an image, Compose-shaped service settings (as `config --format json` prints a service)."""
+
+    image: str
+    service: Mapping[str, Any] = field(default_factory=dict)
+    name: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    auto_remove: bool = False
+    leave_stdin_open: bool = False
+    """With `stdin_open`: keep the container's stdin open when an attached client leaves (`create -i`,
+    `run -di`); off, the client's end of input is the container's (an attached `run -i`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    """A record with its live state, what `ls` and `inspect` show."""
+
+    record: ContainerRecord
+    state: ContainerState
+    paths: ContainerPaths
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def status(self) -> str:
+        """Docker's status word: created, running, paused, restarting, removing, exited, dead."""
+        if self.record.phase == "removing":
+            return "removing"
+        if self.state.status == "stopped":
+            return "exited" if self.state.started_at is not None or self.state.exit_code is not None else "created"
+        return self.state.status
+
+
+class Engine:
+    """Containers on this host: create, start, stop, kill, pause, remove, wait, and what they are doing."""
+
+    def __init__(
+        self,
+        state_root: Path = DEFAULT_STATE_ROOT,
+        run_root: Path = DEFAULT_RUN_ROOT,
+        *,
+        runtime: str = "runc",
+        conmon: str = "conmon",
+        cgroup_parent: str = DEFAULT_CGROUP_PARENT,
+    ) -> None:
+        preflight(runtime, conmon)
+        self.roots = Roots(state_root=Path(state_root), run_root=Path(run_root))
+        self.oci = OciRuntime(self.roots, runtime=runtime, conmon=conmon)
+        self.cgroup_parent = "/" + cgroup_parent.strip("/")
+        self._repaired = False
+        self._images: Any = None
+        self._image_cache: dict[str, Any] = {}
+        self._layer_cache: dict[str, LayerDirs] = {}
+
+    @property
+    def images(self) -> Any:
+        """The image store under `<state root>/images` (imported lazily: not every command needs it)."""
+        if self._images is None:
+            from composer.runtime.images.store import ImageStore
+
+            self._images = ImageStore(self.roots.state_root / "images")
+        return self._images
+
+    def _image(self, ref: str) -> Any:
+        """An image by reference, remembered for this engine's lifetime (one command: creates of many
+        containers from one image read and parse its manifest and config once)."""
+        found = self._image_cache.get(ref)
+        if found is None:
+            found = self._image_cache[ref] = self.images.get(ref)
+        return found
+
+    def _layers(self, image_id: str) -> LayerDirs:
+        found = self._layer_cache.get(image_id)
+        if found is None:
+            found = self._layer_cache[image_id] = list(self.images.layer_dirs(image_id))
+        return found
+
+    # -- records ---------------------------------------------------------------------------------
+
+    def _lock_path(self, container_id: str) -> Path:
+        return self.roots.run_root / "locks" / f"{container_id}.lock"
+
+    @contextlib.contextmanager
+    def _locked(self, container_id: str) -> Iterator[None]:
+        with locked(self._lock_path(container_id)):
+            yield
+
+    def _records(self) -> list[ContainerRecord]:
+        found = []
+        try:
+            entries = list(self.roots.containers.iterdir())
+        except FileNotFoundError:
+            return []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            record = records.load(entry)
+            if record is not None:
+                found.append(record)
+            elif entry.is_dir():
+                found.append(_orphan(entry.name))
+        return found
+
+    def repair(self) -> list[str]:
+        """Finish what killed commands left: half-created and half-removed containers are removed.
+
+        A record in phase `creating` or `removing` whose lock is free belongs to a dead command (a live one
+        holds the lock throughout). A `--rm` container that has exited is removed too: without a daemon
+        to do it the moment it exits, the next command does it before anyone can see it. Returns the ids.
+        """
+        done = []
+        for record in self._records():
+            if record.phase == "ready" and not (record.auto_remove and self._exited(record.id)):
+                continue
+            with locked(self._lock_path(record.id), blocking=False) as mine:
+                if not mine:
+                    continue
+                current = records.load(self.roots.containers / record.id)
+                if current is not None and current.phase == "ready" and not current.auto_remove:
+                    continue
+                self._teardown(record.id)
+                done.append(record.id)
+        return done
+
+    def _exited(self, container_id: str) -> bool:
+        exit_file = self.roots.container(container_id).exit_file
+        return exit_file.exists() and exit_file.read_text().strip().lstrip("-").isdigit()
+
+    def _ready(self) -> list[ContainerRecord]:
+        if not self._repaired:
+            self._repaired = True
+            self.repair()
+        return [r for r in self._records() if r.phase == "ready"]
+
+    def resolve(self, ref: str) -> ContainerRecord:
+        """A container by full ID, name (with or without Docker's leading `/`), or unambiguous ID prefix."""
+        found = self._ready()
+        name = ref.removeprefix("/")
+        for record in found:
+            if record.id == ref or record.name == name:
+                return record
+        matches = [r for r in found if ref and r.id.startswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise ComposerError(f"multiple containers match {ref!r}: use more of the ID or the name")
+        raise ComposerError(f"No such container: {ref}")
+
+    def get(self, ref: str) -> Container:
+        return self._container(self.resolve(ref))
+
+    def _container(self, record: ContainerRecord) -> Container:
+        paths = self.roots.container(record.id)
+        try:
+            state = self.oci.state(record.id)
+        except ComposerError:
+            state = ContainerState(record.id, "stopped", 0, None, None, None, False)
+        return Container(record, state, paths)
+
+    def list(self, *, all: bool = True) -> list[Container]:
+        """Containers, newest first (as `docker ps` sorts); only running ones unless `all`."""
+        out = [self._container(r) for r in self._ready()]
+        if not all:
+            out = [c for c in out if c.state.status in ("running", "paused")]
+        out.sort(key=lambda c: c.record.created, reverse=True)
+        return out
+
+    # -- create ------------------------------------------------------------------------------------
+
+    def _name_file(self, name: str) -> Path:
+        return self.roots.containers / ".names" / name
+
+    def _name_owner(self, name: str) -> str | None:
+        """The ID of the container holding `name`, if that container still exists."""
+        try:
+            owner = self._name_file(name).read_text().strip()
+        except OSError:
+            return None
+        return owner if owner and (self.roots.containers / owner / records.RECORD).exists() else None
+
+    def _reserve_name(self, wanted: str | None, container_id: str) -> str:
+        """Claim a name for `container_id` (under the names lock): `.names/<name>` holds its owner's ID.
+
+        O(1) instead of reading every record, so parallel creates hold the lock only briefly; a file
+        whose owner is gone (a container removed by a killed command) is simply taken over.
+        """
+        if wanted is not None:
+            name = wanted.removeprefix("/")
+            _check_name(name)
+            owner = self._name_owner(name)
+            if owner is not None and owner != container_id:
+                raise ComposerError(
+                    f'the container name "/{name}" is already in use by container "{owner}": '
+                    "remove or rename that container to reuse the name"
+                )
+        else:
+            for _ in range(100):
+                name = records.random_name()
+                if self._name_owner(name) is None:
+                    break
+            else:
+                name = f"{records.random_name()}_{records.new_id()[:6]}"
+        path = self._name_file(name)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_atomic(path, container_id.encode(), fsync=False)
+        return name
+
+    def _release_name(self, name: str, container_id: str) -> None:
+        path = self._name_file(name) if name else None
+        if path is not None and self._name_owner_raw(path) == container_id:
+            path.unlink(missing_ok=True)
+
+    @staticmethod
+    def _name_owner_raw(path: Path) -> str | None:
+        try:
+            return path.read_text().strip()
+        except OSError:
+            return None
+
+    def create(self, request: CreateRequest, *, diagnostics: Diagnostics | None = None) -> ContainerRecord:
+        """Make a container (created, not started). Safe to kill at any point: `repair` removes the rest."""
+        from composer.planner.ocispec import ANNOTATION_STOP_SIGNAL, oci_config
+        from composer.runtime.hostprobe import probe_host
+
+        image = self._image(request.image)
+        image_config: dict[str, Any] = dict(image.config_json.get("config") or {})
+        layers = self._layers(image.id)
+        service = dict(request.service)
+        self._ready()  # repair first, so a dead command's half-made container frees its name
+        container_id = records.new_id()
+        paths = self.roots.container(container_id)
+        with contextlib.ExitStack() as stack:
+            with locked(self.roots.containers / ".names.lock"):
+                name = self._reserve_name(request.name, container_id)
+                record = ContainerRecord(
+                    id=container_id,
+                    name=name,
+                    image_id=image.id,
+                    image_ref=request.image,
+                    created=_now(),
+                    service=service,
+                    labels={**(image_config.get("Labels") or {}), **dict(request.labels)},
+                    cgroups_path=f"{self.cgroup_parent}/{container_id}",
+                    hostname=str(service.get("hostname") or container_id[:12]),
+                    stop_timeout=_grace(service.get("stop_grace_period")),
+                    auto_remove=request.auto_remove,
+                    leave_stdin_open=request.leave_stdin_open,
+                )
+                stack.enter_context(locked(self._lock_path(container_id)))
+                records.save(paths.dir, record)  # the intent: phase "creating" (holds the name)
+            failpoints.hit("create.after-record")
+            return self._build(
+                record,
+                paths,
+                image_config,
+                layers,
+                diagnostics,
+                oci_config,
+                ANNOTATION_STOP_SIGNAL,
+                probe_host(self.oci.cfg.runtime),
+            )
+        raise AssertionError("unreachable")
+
+    def _build(
+        self,
+        record: ContainerRecord,
+        paths: ContainerPaths,
+        image_config: dict[str, Any],
+        layers: Sequence[Path],
+        diagnostics: Diagnostics | None,
+        oci_config: Any,
+        stop_signal_key: str,
+        host: Any,
+    ) -> ContainerRecord:
+        from composer.runtime.hostprobe import host_devices
+
+        service = record.service
+        try:
+            mount_rootfs(layers, paths.upper, paths.work, paths.rootfs)
+            failpoints.hit("create.after-mount")
+            mounts = write_init_files(paths.dir / "etc", service, record.hostname)
+            mounts += _bind_mounts(service)
+            namespace_paths = self._joined_namespaces(service)
+            device_paths = [
+                str(d.get("source") if isinstance(d, Mapping) else str(d).split(":")[0])
+                for d in service.get("devices") or ()
+            ]
+            spec = oci_config(
+                service,
+                image_config,
+                host,
+                name=record.name,
+                container_id=record.id,
+                rootfs=str(paths.rootfs),
+                cgroups_path=record.cgroups_path,
+                hostname=record.hostname,
+                mounts=mounts,
+                passwd=read_text_in_root(paths.rootfs, "/etc/passwd"),
+                group=read_text_in_root(paths.rootfs, "/etc/group"),
+                namespace_paths=namespace_paths,
+                host_devices=host_devices(device_paths, privileged=bool(service.get("privileged"))),
+                seccomp_profiles=_seccomp_files(service),
+                annotations={"io.composer.container.name": record.name, "io.composer.image.id": record.image_id},
+                diagnostics=diagnostics,
+            )
+            record.stop_signal = spec["annotations"][stop_signal_key]
+            record.path, *rest = spec["process"]["args"]
+            record.args = list(rest)
+            record.mounts = [m for m in spec["mounts"] if m.get("type") == "bind"]
+            self.oci.create(record.id, spec, layers, fresh=True, **self._stdio(record))
+            failpoints.hit("create.after-runtime")
+            record.phase = "ready"
+            records.save(paths.dir, record)
+            return record
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._teardown(record.id)
+            raise
+
+    def _joined_namespaces(self, service: Mapping[str, Any]) -> dict[str, str]:
+        """`network_mode`/`ipc`/`pid: container:NAME`: the namespaces of that running container."""
+        out = {}
+        for kind, key, ns in (("network", "network_mode", "net"), ("ipc", "ipc", "ipc"), ("pid", "pid", "pid")):
+            mode = str(service.get(key) or "")
+            if not mode.startswith("container:"):
+                continue
+            other = self.get(mode.split(":", 1)[1])
+            if other.state.status not in ("running", "paused") or not other.state.pid:
+                raise ComposerError(f"{key} {mode!r}: container {other.name!r} is not running")
+            out[kind] = f"/proc/{other.state.pid}/ns/{ns}"
+        return out
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def start(self, ref: str) -> ContainerRecord:
+        """Start a created or exited container (an exited one gets a fresh runtime container, same filesystem)."""
+        record = self.resolve(ref)
+        with self._locked(record.id):
+            status = "created" if self.oci.is_created(record.id) else self.oci.state(record.id).status
+            if status in ("running", "paused"):
+                return record
+            if status == "stopped":
+                self._respawn(record)
+                status = "created"
+            failpoints.hit("start.before-start")
+            self.oci.start(record.id, status=status)
+        return record
+
+    def _respawn(self, record: ContainerRecord) -> None:
+        """A new runc container from the existing bundle, for `start` after an exit (or after a reboot)."""
+        paths = self.roots.container(record.id)
+        layers = self.images.layer_dirs(record.image_id)
+        self.oci.reset(record.id)
+        if not is_mounted(paths.rootfs):
+            mount_rootfs(layers, paths.upper, paths.work, paths.rootfs)
+        spec = paths.config.read_bytes()
+        import json
+
+        self.oci.create(record.id, json.loads(spec), layers, **self._stdio(record))
+
+    @staticmethod
+    def _stdio(record: ContainerRecord) -> dict[str, Any]:
+        return {"name": record.name, "stdin": record.stdin_open, "tty": record.tty,
+                "leave_stdin_open": record.leave_stdin_open}
+
+    def exec(
+        self,
+        ref: str,
+        cmd: Sequence[str],
+        *,
+        user: str | None = None,
+        env: Sequence[str] = (),
+        workdir: str | None = None,
+        tty: bool = False,
+        interactive: bool = False,
+        detach: bool = False,
+        privileged: bool = False,
+    ) -> int:
+        """Run a command in a running container (`docker exec`); its exit code (0 once started with `detach`)."""
+        import json
+
+        from composer.runtime.hostprobe import probe_host
+        from composer.runtime.oci.exec import exec_spec, exec_user, run_exec
+
+        record = self.resolve(ref)
+        state = self.oci.state(record.id)
+        if state.status == "paused":
+            raise ComposerError(f"container {record.name} is paused: unpause it first")
+        if state.status != "running" or not state.pid:
+            raise ComposerError(f"container {record.name} is not running")
+        spec = json.loads(self.roots.container(record.id).config.read_text())
+        process = exec_spec(
+            spec["process"],
+            list(cmd),
+            user=exec_user(state.pid, user) if user else None,
+            env=env,
+            workdir=workdir,
+            tty=tty,
+            privileged=privileged,
+            last_cap=probe_host(self.oci.cfg.runtime).last_cap,
+        )
+        return run_exec(self.oci.cfg, record.id, process, detach=detach, interactive=interactive, tty=tty)
+
+    def stop(self, ref: str, *, timeout: float | None = None, signal: str | None = None) -> Container:
+        """The stop signal, then SIGKILL after the grace period (the container's own unless `timeout` is given)."""
+        record = self.resolve(ref)
+        with self._locked(record.id):
+            grace = record.stop_timeout if timeout is None else timeout
+            self.oci.stop(record.id, sig=signal or record.stop_signal, timeout=grace)
+        return self._container(record)
+
+    def restart(self, ref: str, *, timeout: float | None = None, signal: str | None = None) -> ContainerRecord:
+        self.stop(ref, timeout=timeout, signal=signal)
+        return self.start(ref)
+
+    def kill(self, ref: str, signal: str = "KILL") -> Container:
+        record = self.resolve(ref)
+        with self._locked(record.id):
+            self.oci.kill(record.id, signal)
+        return self._container(record)
+
+    def pause(self, ref: str) -> Container:
+        """Freeze every process of the container (cgroup freezer, through the runtime)."""
+        record = self.resolve(ref)
+        with self._locked(record.id):
+            self.oci.pause(record.id)
+        return self._container(record)
+
+    def unpause(self, ref: str) -> Container:
+        record = self.resolve(ref)
+        with self._locked(record.id):
+            self.oci.resume(record.id)
+        return self._container(record)
+
+    def wait(self, ref: str, timeout: float | None = None) -> int:
+        """Block until the container exits; its exit code (conmon's record survives composer)."""
+        record = self.resolve(ref)
+        return self.oci.wait(record.id, timeout=timeout)
+
+    def remove(self, ref: str, *, force: bool = False) -> str:
+        """Remove a container; a running one only with `force` (killed first). Returns the id."""
+        record = self.resolve(ref)
+        with self._locked(record.id):
+            state = self.oci.state(record.id)
+            if state.status in ("running", "paused") and not force:
+                raise ComposerError(
+                    f"cannot remove container {record.name!r}: it is {state.status}; stop it first or use --force"
+                )
+            record.phase = "removing"
+            records.save(self.roots.container(record.id).dir, record)  # the intent
+            failpoints.hit("rm.after-intent")
+            self._teardown(record.id)
+        return record.id
+
+    def _teardown(self, container_id: str) -> None:
+        """Everything a container has, gone: runc container, conmon, mount, files, its name. Idempotent."""
+        record = records.load(self.roots.containers / container_id)
+        self.oci.remove(container_id, force=True)
+        if record is not None:
+            self._release_name(record.name, container_id)
+        self._lock_path(container_id).unlink(missing_ok=True)
+
+    # -- file system -----------------------------------------------------------------------------
+
+    def rootfs(self, ref: str) -> tuple[ContainerRecord, Path]:
+        """The container's merged root filesystem, mounted (again, after a reboot) if it is not."""
+        record = self.resolve(ref)
+        paths = self.roots.container(record.id)
+        if not is_mounted(paths.rootfs):
+            with self._locked(record.id):
+                mount_rootfs(self._layers(record.image_id), paths.upper, paths.work, paths.rootfs)
+        return record, paths.rootfs
+
+    def layers(self, ref: str) -> tuple[ContainerRecord, LayerDirs, Path]:
+        """(record, image layer dirs lowest first, upper dir): what `diff` and `commit` read."""
+        record = self.resolve(ref)
+        return record, self._layers(record.image_id), self.roots.container(record.id).upper
+
+    # -- images ----------------------------------------------------------------------------------
+
+    def image_in_use(self, image_id: str) -> bool:
+        return any(r.image_id == image_id for r in self._records())
+
+
+def _orphan(container_id: str) -> ContainerRecord:
+    """A stand-in for a directory whose record was never written (killed before it): to be removed."""
+    return ContainerRecord(container_id, "", "", "", "", {}, phase="creating")
+
+
+def _check_name(name: str) -> None:
+    import re
+
+    if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name):
+        raise ComposerError(f"invalid container name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+
+
+def _grace(value: Any) -> float:
+    """`stop_grace_period` (Compose prints a Go duration such as `1m30s`) in seconds; Docker's 10 s default."""
+    if value in (None, ""):
+        return 10.0
+    if isinstance(value, int | float):
+        return float(value)
+    from composer.schema.units import parse_duration
+
+    try:
+        return parse_duration(str(value)) / 1e9
+    except ValueError:
+        raise ComposerError(f"stop_grace_period: {value!r} is not a duration such as 10s or 1m30s") from None
+
+
+def _bind_mounts(service: Mapping[str, Any]) -> list[Any]:
+    """Bind mounts from the service's long-syntax `volumes` (named volumes come with the network/volume engine)."""
+    from composer.planner.ocispec import Mount
+
+    out = []
+    for volume in service.get("volumes") or ():
+        if not isinstance(volume, Mapping):
+            raise ComposerError(f"volume {volume!r}: expected the long syntax")
+        kind = volume.get("type", "volume")
+        target = str(volume.get("target") or "")
+        if kind != "bind":
+            raise ComposerError(f"volume {target}: type {kind!r} is not supported by this engine yet (bind only)")
+        source = str(volume.get("source") or "")
+        if not source.startswith("/"):
+            raise ComposerError(f"bind mount {source!r}: the source must be an absolute path")
+        if not os.path.exists(source):
+            if (volume.get("bind") or {}).get("create_host_path", True):
+                os.makedirs(source, exist_ok=True)
+            else:
+                raise ComposerError(f"bind mount source path does not exist: {source}")
+        options = ["rbind", (volume.get("bind") or {}).get("propagation") or "rprivate"]
+        if volume.get("read_only"):
+            options.append("ro")
+        out.append(Mount(target, source, "bind", tuple(options)))
+    return out
+
+
+def _seccomp_files(service: Mapping[str, Any]) -> dict[str, str]:
+    """The text of every `seccomp=FILE` profile the service names (the spec generator is pure)."""
+    out = {}
+    for opt in service.get("security_opt") or ():
+        key, sep, value = str(opt).replace(":", "=", 1).partition("=")
+        if key.strip() == "seccomp" and sep and value not in ("unconfined", "builtin"):
+            try:
+                out[value] = Path(value).read_text()
+            except OSError as err:
+                raise ComposerError(f"security_opt: cannot read seccomp profile {value}: {err.strerror}")
+    return out
