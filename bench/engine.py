@@ -171,18 +171,22 @@ def main() -> None:
             return time.perf_counter() - started
 
         comp_n, bare_n = [], []
-        rounds = max(3, args.runs // 2)
+        rounds = args.runs
         for r in range(rounds):
+            time.sleep(1.0)  # let the kernel finish tearing down the previous round (cgroups, mounts)
             comp_n.append(timed(lambda: trio.run(composer_parallel, args.parallel)))
             if r == rounds - 1:
                 conmons = [pss_kib(int(c.paths.conmon_pidfile.read_text())) for c in engine.list()]
                 procs = [pss_kib(c.state.pid) for c in engine.list()]
             remove_all(engine)
+            time.sleep(1.0)
             bare_n.append(bare_parallel(args.parallel, r))
             if r == rounds - 1:
                 bare_procs = [pss_kib(bare.pid(cid)) for cid in bare.ids]
             bare.cleanup()
-        figures["parallel"] = {"n": args.parallel, "composer_ms": median_ms(comp_n), "runc_ms": median_ms(bare_n)}
+        figures["parallel"] = {"n": args.parallel, "composer_ms": median_ms(comp_n), "runc_ms": median_ms(bare_n),
+                               "composer_rounds_ms": [round(t * 1000) for t in comp_n],
+                               "runc_rounds_ms": [round(t * 1000) for t in bare_n]}
         figures["memory_kib"] = {
             "conmon_pss": statistics.median(conmons),
             "container_pss": statistics.median(procs),

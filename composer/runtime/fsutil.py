@@ -17,9 +17,13 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o600, *, fsync: bool = True) -> None:
-    """Replace `path` with `data` (temp file + rename); `fsync=False` for files that may be lost on a
-    power cut but must never be torn (they can be rebuilt)."""
+def write_atomic(path: Path, data: bytes, mode: int = 0o600, *, fsync: bool = True, sync_dir: bool = True) -> None:
+    """Replace `path` with `data` (temp file + rename).
+
+    A killed process never leaves a torn file either way; the fsyncs are about power cuts. `fsync=False`
+    for files that can be rebuilt; `sync_dir=False` where losing the rename on a power cut only loses
+    what the next command repairs anyway (the engine's records: runc's state is on tmpfs and gone too).
+    """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as out:
@@ -33,5 +37,5 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600, *, fsync: bool = Tr
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    if fsync:
+    if fsync and sync_dir:
         fsync_dir(path.parent)

@@ -3,7 +3,8 @@
 The layer is an ordinary OCI layer tar (overlay whiteouts become `.wh.` entries), stored uncompressed
 so its digest is its diff_id, and the image goes in through `ImageStore.add_image` like any loaded
 image: the store unpacks the new layer through its confined applier, so what a commit produces is
-read back exactly like a pulled layer.
+read back exactly like a pulled layer. The runtime's empty mount targets (fsdiff.INIT_PATHS) stay out of
+the layer, as Docker's init layer stays out of its commits.
 """
 
 from __future__ import annotations
@@ -12,21 +13,22 @@ import contextlib
 import datetime as dt
 import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from composer.errors import ComposerError
 from composer.runtime.engine.export import piped, write_tree
+from composer.runtime.engine.fsdiff import INIT_PATHS
 from composer.runtime.images import model
 from composer.runtime.images.reference import Reference, parse_reference
 from composer.runtime.images.rootfs_import import apply_changes
 from composer.runtime.images.store import ImageStore
 
 
-def layer_tar(upper: Path, out: BinaryIO) -> None:
-    """The overlay upper dir `upper` as an OCI layer tar on `out`."""
-    write_tree(upper, out, layer=True)
+def layer_tar(upper: Path, out: BinaryIO, *, ignore: Collection[str] = INIT_PATHS) -> None:
+    """The overlay upper dir `upper` as an OCI layer tar on `out`, without placeholders at `ignore` paths."""
+    write_tree(upper, out, layer=True, ignore=ignore)
 
 
 def _now() -> str:
@@ -71,6 +73,9 @@ def commit(
             layered = sum(1 for h in history if not h.get("empty_layer"))
             history += [{"created": now} for _ in range(len(base.diff_ids) - layered)]
             entry: dict[str, Any] = {"created": now}
+            cmd = (container_config or {}).get("Cmd")
+            if isinstance(cmd, list) and cmd:
+                entry["created_by"] = " ".join(str(c) for c in cmd)  # Docker records the container's command
             if author:
                 entry["author"] = author
             if comment:

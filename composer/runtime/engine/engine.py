@@ -246,7 +246,8 @@ class Engine:
             owner = self._name_file(name).read_text().strip()
         except OSError:
             return None
-        return owner if owner and (self.roots.containers / owner / records.RECORD).exists() else None
+        # the directory, not the record: a creator makes it before claiming the name and writes the record after
+        return owner if owner and (self.roots.containers / owner).is_dir() else None
 
     def _reserve_name(self, wanted: str | None, container_id: str) -> str:
         """Claim a name for `container_id` (under the names lock): `.names/<name>` holds its owner's ID.
@@ -300,24 +301,26 @@ class Engine:
         container_id = records.new_id()
         paths = self.roots.container(container_id)
         with contextlib.ExitStack() as stack:
-            with locked(self.roots.containers / ".names.lock"):
+            # the container's lock first: `repair` leaves a directory alone while its creator holds it
+            stack.enter_context(locked(self._lock_path(container_id)))
+            paths.dir.mkdir(parents=True, mode=0o700)
+            with locked(self.roots.containers / ".names.lock"):  # held for two small file operations
                 name = self._reserve_name(request.name, container_id)
-                record = ContainerRecord(
-                    id=container_id,
-                    name=name,
-                    image_id=image.id,
-                    image_ref=request.image,
-                    created=_now(),
-                    service=service,
-                    labels={**(image_config.get("Labels") or {}), **dict(request.labels)},
-                    cgroups_path=f"{self.cgroup_parent}/{container_id}",
-                    hostname=str(service.get("hostname") or container_id[:12]),
-                    stop_timeout=_grace(service.get("stop_grace_period")),
-                    auto_remove=request.auto_remove,
-                    leave_stdin_open=request.leave_stdin_open,
-                )
-                stack.enter_context(locked(self._lock_path(container_id)))
-                records.save(paths.dir, record)  # the intent: phase "creating" (holds the name)
+            record = ContainerRecord(
+                id=container_id,
+                name=name,
+                image_id=image.id,
+                image_ref=request.image,
+                created=_now(),
+                service=service,
+                labels={**(image_config.get("Labels") or {}), **dict(request.labels)},
+                cgroups_path=f"{self.cgroup_parent}/{container_id}",
+                hostname=str(service.get("hostname") or container_id[:12]),
+                stop_timeout=_grace(service.get("stop_grace_period")),
+                auto_remove=request.auto_remove,
+                leave_stdin_open=request.leave_stdin_open,
+            )
+            records.save(paths.dir, record)  # the intent: phase "creating"
             failpoints.hit("create.after-record")
             return self._build(
                 record,

@@ -5,6 +5,10 @@ every entry is reached with O_NOFOLLOW from its parent directory's fd, a regular
 after fstat proves the opened fd is one (a FIFO swapped in is never read, a device never opened),
 and a file that changes size while it is read is cut or zero-padded to the size in its header
 instead of corrupting the stream.
+
+As a layer (`commit`), empty mount targets the runtime made at Docker's init paths are left out, and an
+upper dir that needs the lower layers to make sense (overlayfs `metacopy` or `redirect_dir` entries)
+is refused rather than committed as empty files or lost directories.
 """
 
 from __future__ import annotations
@@ -15,17 +19,18 @@ import os
 import stat
 import tarfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from composer.errors import ComposerError
-from composer.runtime.engine.fsdiff import is_opaque, is_whiteout
+from composer.runtime.engine.fsdiff import INIT_PATHS, is_opaque, is_placeholder, is_whiteout
 from composer.runtime.images.extract import WHITEOUT_OPAQUE, WHITEOUT_PREFIX
 
 _O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _O_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _OVERLAY_XATTRS = ("trusted.overlay.", "user.overlay.")
+_NEEDS_LOWER = ("trusted.overlay.metacopy", "trusted.overlay.redirect")
 _VANISHED = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)  # removed, or swapped for a symlink, while we walked
 
 
@@ -47,24 +52,34 @@ class _Exact:
         return data
 
 
-def _xattrs(fd: int) -> dict[str, str]:
+def _xattrs(fd: int, *, layer: bool = False, arcname: str = "") -> dict[str, str]:
     """PAX records for a file's xattrs, except overlayfs's own bookkeeping."""
     out: dict[str, str] = {}
-    with contextlib.suppress(OSError):
-        for name in sorted(os.listxattr(fd)):
-            if name.startswith(_OVERLAY_XATTRS):
-                continue
-            with contextlib.suppress(OSError):
-                out[f"SCHILY.xattr.{name}"] = os.getxattr(fd, name).decode("utf-8", "surrogateescape")
+    try:
+        names = sorted(os.listxattr(fd))
+    except OSError:
+        return out
+    if layer and any(n in _NEEDS_LOWER for n in names):
+        raise ComposerError(
+            f"cannot commit /{arcname}: overlayfs stored it as a reference to the image layers (metacopy or "
+            "redirect_dir is on)",
+            hint="mount container root filesystems with metacopy=off,redirect_dir=off",
+        )
+    for name in names:
+        if name.startswith(_OVERLAY_XATTRS):
+            continue
+        with contextlib.suppress(OSError):
+            out[f"SCHILY.xattr.{name}"] = os.getxattr(fd, name).decode("utf-8", "surrogateescape")
     return out
 
 
 class TreeWriter:
     """Writes entries to a tar; `layer=True` turns overlay whiteouts and opaque dirs into OCI `.wh.` entries."""
 
-    def __init__(self, tar: tarfile.TarFile, *, layer: bool = False) -> None:
+    def __init__(self, tar: tarfile.TarFile, *, layer: bool = False, ignore: Collection[str] = ()) -> None:
         self.tar = tar
         self.layer = layer
+        self.ignore = ignore if layer else ()
         self._links: dict[tuple[int, int], str] = {}
 
     def _info(self, arcname: str, st: os.stat_result) -> tarfile.TarInfo:
@@ -90,9 +105,12 @@ class TreeWriter:
                     return
                 raise
             try:
-                self.add_dir(fd, arcname)
+                if not is_placeholder(f"/{arcname}", st, fd, self.ignore):
+                    self.add_dir(fd, arcname)
             finally:
                 os.close(fd)
+            return
+        if is_placeholder(f"/{arcname}", st, None, self.ignore):
             return
         if stat.S_ISLNK(mode):
             info.type = tarfile.SYMTYPE
@@ -121,26 +139,29 @@ class TreeWriter:
             info.type = tarfile.FIFOTYPE
             self.tar.addfile(info)
         elif stat.S_ISREG(mode):
-            self._regular(parent_fd, name, info, st)
+            if not self._regular(parent_fd, name, info, st):
+                return  # gone or swapped: a later hard link to it must not name a missing entry
         else:
             return
         if st.st_nlink > 1:
             self._links[key] = arcname
 
-    def _regular(self, parent_fd: int, name: str, info: tarfile.TarInfo, st: os.stat_result) -> None:
+    def _regular(self, parent_fd: int, name: str, info: tarfile.TarInfo, st: os.stat_result) -> bool:
+        """Add the regular file `name` if it is still the one `st` describes; True if it was added."""
         try:
             fd = os.open(name, _O_FILE, dir_fd=parent_fd)
         except OSError as err:
             if err.errno in _VANISHED:
-                return
+                return False
             raise
         try:
             now = os.fstat(fd)
             if not stat.S_ISREG(now.st_mode) or (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
-                return
+                return False
             info.size = now.st_size
-            info.pax_headers = _xattrs(fd)
+            info.pax_headers = _xattrs(fd, layer=self.layer, arcname=info.name)
             self.tar.addfile(info, _Exact(fd, now.st_size))
+            return True
         finally:
             os.close(fd)
 
@@ -149,7 +170,7 @@ class TreeWriter:
         st = os.fstat(fd)
         info = self._info(arcname, st)
         info.type = tarfile.DIRTYPE
-        info.pax_headers = _xattrs(fd)
+        info.pax_headers = _xattrs(fd, layer=self.layer, arcname=arcname)
         self.tar.addfile(info)
         if self.layer and is_opaque(fd):
             opq = tarfile.TarInfo(f"{arcname}/{WHITEOUT_OPAQUE}")
@@ -205,15 +226,15 @@ def piped(produce: Callable[[BinaryIO], object]) -> Iterator[BinaryIO]:
         raise failure[0]
 
 
-def write_tree(root: Path, out: BinaryIO, *, layer: bool) -> None:
-    """Everything below `root` as a tar on `out`, names relative to `root`."""
+def write_tree(root: Path, out: BinaryIO, *, layer: bool, ignore: Collection[str] = INIT_PATHS) -> None:
+    """Everything below `root` as a tar on `out`, names relative to `root` (`ignore`: see TreeWriter)."""
     try:
         fd = os.open(root, _O_DIR)
     except OSError as err:
         raise ComposerError(f"cannot read {root}: {err.strerror}") from None
     try:
         with open_tar(out) as tar:
-            TreeWriter(tar, layer=layer).add_children(fd, "")
+            TreeWriter(tar, layer=layer, ignore=ignore).add_children(fd, "")
     except OSError as err:
         raise ComposerError(f"cannot archive {root}: {err.strerror} ({err.filename or root})") from None
     finally:

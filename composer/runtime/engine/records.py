@@ -55,7 +55,7 @@ class ContainerRecord:
         return bool(self.service.get("stdin_open"))
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), indent=1, sort_keys=True).encode()
+        return json.dumps(asdict(self), sort_keys=True).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> ContainerRecord:
@@ -74,7 +74,7 @@ def new_id() -> str:
 
 def save(directory: Path, record: ContainerRecord) -> None:
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    write_atomic(directory / RECORD, record.to_json())
+    write_atomic(directory / RECORD, record.to_json(), fsync=False)
 
 
 def load(directory: Path) -> ContainerRecord | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import shutil
 import signal as signal_mod
 import subprocess
@@ -126,7 +127,7 @@ class OciRuntime:
         try:
             p.dir.mkdir(parents=True, exist_ok=True)
             mount_rootfs(layers, p.upper, p.work, p.rootfs)
-            write_atomic(p.config, json.dumps(spec, indent=2).encode())
+            write_atomic(p.config, json.dumps(spec, separators=(",", ":")).encode(), fsync=False)
             for stale in (p.exit_file, p.persist_dir / "exit", p.persist_dir / "oom", p.state):
                 stale.unlink(missing_ok=True)
             return conmon_mod.spawn(self.cfg, p, name=name, stdin=stdin, tty=tty, leave_stdin_open=leave_stdin_open)
@@ -147,8 +148,46 @@ class OciRuntime:
             raise ComposerError(f"container {container_id} has stopped; it cannot be started again")
         p = self.paths(container_id)
         started = _now()
-        self._runtime("start", container_id)
-        write_atomic(p.state, json.dumps({"started_at": started.isoformat()}).encode())
+        if not self._start_through_fifo(container_id):
+            self._runtime("start", container_id)
+        write_atomic(p.state, json.dumps({"started_at": started.isoformat()}).encode(), fsync=False)
+
+    def _start_through_fifo(self, container_id: str, timeout: float = 10.0) -> bool:
+        """Do what `runc start` does, without starting a runc process: False if it does not apply.
+
+        A created runc container's init waits to open `<state dir>/exec.fifo` for writing; `runc start`
+        opens it for reading, reads the byte init writes, and deletes the fifo, after which init execs the
+        container's process (runc's libcontainer, `Container.Exec`). Doing it here saves a Go process
+        start per container, a third of composer's overhead over bare `runc run` when many start at
+        once. Used only for runc (other runtimes keep their own protocol) and only while the fifo and
+        init exist; anything unexpected falls back to the runtime's `start`.
+        """
+        if Path(self.cfg.runtime).name != "runc":
+            return False
+        state_dir = self.cfg.runtime_root / check_id(container_id)
+        fifo = state_dir / "exec.fifo"
+        try:
+            pid = int(json.loads((state_dir / "state.json").read_bytes())["init_process_pid"])
+            fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                ready, _, _ = select.select([fd], [], [], _POLL)
+                if ready:
+                    data = os.read(fd, 1)
+                    if data == b"0":
+                        break
+                    if not data and Path(f"/proc/{pid}").exists():
+                        continue  # no writer yet: init has not reached its open
+                    raise ComposerError(f"container {container_id}: its init exited before it could start")
+                if not Path(f"/proc/{pid}").exists() or time.monotonic() >= deadline:
+                    raise ComposerError(f"container {container_id}: its init did not take the start signal")
+        finally:
+            os.close(fd)
+        fifo.unlink(missing_ok=True)
+        return True
 
     def state(self, container_id: str) -> ContainerState:
         """The container's state from runc's state plus conmon's exit file and composer's start record."""

@@ -55,6 +55,7 @@ class ContainerPaths:
 
     @property
     def bundle(self) -> Path:
+        """The OCI bundle; conmon (run with --full-attach) also keeps the `attach` socket and `ctl` fifo here."""
         return self.dir / "bundle"
 
     @property
@@ -109,8 +110,3 @@ class ContainerPaths:
     def conmon_stderr(self) -> Path:
         """conmon's own stderr: kept in a file because its daemonised child holds the fd open."""
         return self.dir / "conmon.stderr"
-
-    @property
-    def socket_dir(self) -> Path:
-        """conmon's --socket-dir-path (attach socket lives at `<dir>/<id>/attach`)."""
-        return self.dir / "sock"

@@ -58,7 +58,8 @@ def overlay_options(layers: Sequence[Path], upper: Path, work: Path) -> str:
         if any(c in str(p) for c in ",:"):
             raise ComposerError(f"overlay cannot use a path containing ',' or ':': {p}")
     lower = ":".join(str(p) for p in reversed(layers))
-    opts = f"lowerdir={lower},upperdir={upper},workdir={work}"
+    # redirect_dir and metacopy off: `diff` and `commit` read the upper dir as plain files and whiteouts
+    opts = f"lowerdir={lower},upperdir={upper},workdir={work},redirect_dir=off,metacopy=off"
     if len(opts) >= _PAGE:
         raise ComposerError(f"too many image layers for one overlay mount ({len(layers)} layers)")
     return opts
@@ -68,8 +69,8 @@ def mount_rootfs(layers: Sequence[Path], upper: Path, work: Path, target: Path) 
     """Mount the overlay at `target`, creating upper/work/target; a no-op if `target` is already a mount point."""
     for d in (upper, work, target):
         d.mkdir(parents=True, exist_ok=True)
-    if is_mounted(target):
-        return
+    if os.stat(target).st_dev != os.stat(target.parent).st_dev:
+        return  # mounted already: an overlay has its own device number (no need to read the mount table)
     opts = overlay_options(layers, upper, work)
     rc = _libc.mount(b"overlay", os.fsencode(target), b"overlay", 0, opts.encode())
     if rc != 0:

@@ -116,6 +116,58 @@ def test_changes_missing_upper_is_an_error(tmp_path: Path) -> None:
         changes(tmp_path / "nope", [])
 
 
+@root_only
+@pytest.mark.root
+def test_changes_opaque_dir_in_a_middle_layer_hides_the_layers_below(tmp_path: Path) -> None:
+    bottom, middle, upper = tmp_path / "l0", tmp_path / "l1", tmp_path / "upper"
+    write(bottom / "a" / "b" / "old")
+    (middle / "a" / "b").mkdir(parents=True)
+    os.setxattr(middle / "a", opaque_xattr(), b"y")  # l1 replaced /a: l0's /a/b/old is gone from the image
+    write(upper / "a" / "b" / "old", "again")
+    assert [str(c) for c in changes(upper, [bottom, middle])] == ["C /a", "C /a/b", "A /a/b/old"]
+
+
+@root_only
+@pytest.mark.root
+def test_changes_ignore_an_opaque_mark_in_the_other_namespace(tmp_path: Path) -> None:
+    lower, upper = tmp_path / "lower", tmp_path / "upper"
+    write(lower / "d" / "keep")
+    write(upper / "d" / "new")
+    os.setxattr(upper / "d", "user.overlay.opaque", b"y")  # a container can set user.* on its own files
+    assert [str(c) for c in changes(upper, [lower])] == ["C /d", "A /d/new"]
+
+
+def test_changes_leave_out_the_runtime_mount_targets(tmp_path: Path) -> None:
+    lower, upper = tmp_path / "lower", tmp_path / "upper"
+    write(lower / "etc" / "passwd")
+    (lower / "bin").mkdir()
+    (upper / "etc").mkdir(parents=True)
+    for name in ("hosts", "hostname", "resolv.conf"):
+        (upper / "etc" / name).touch()
+    (upper / "proc").mkdir()
+    (upper / "dev" / "pts").mkdir(parents=True)
+    write(upper / "srv" / "new")
+    assert changes(upper, [lower]) == [Change("A", "/srv"), Change("A", "/srv/new")]
+    assert len(changes(upper, [lower], ignore=())) == 9
+    write(upper / "etc" / "hosts", "127.0.0.1 written\n")  # content is the container's own change
+    assert changes(upper, [lower])[:2] == [Change("C", "/etc"), Change("A", "/etc/hosts")]
+
+
+def test_changes_report_a_directory_by_its_own_metadata(tmp_path: Path) -> None:
+    lower, upper = tmp_path / "lower", tmp_path / "upper"
+    (lower / "same").mkdir(parents=True)
+    (lower / "mod").mkdir()
+    (upper / "same").mkdir(parents=True)
+    (upper / "mod").mkdir()
+    for d in ("same", "mod"):
+        os.utime(lower / d, ns=(10**18, 10**18))
+        os.utime(upper / d, ns=(10**18, 10**18))
+    (upper / "mod").chmod(0o700)
+    assert changes(upper, [lower]) == [Change("C", "/mod")]  # copied up unchanged: not a change, as in Docker
+    os.utime(upper / "same", ns=(2 * 10**18, 2 * 10**18))
+    assert changes(upper, [lower]) == [Change("C", "/mod"), Change("C", "/same")]
+
+
 # -- layer tar and export ---------------------------------------------------------------------------
 
 
@@ -143,6 +195,30 @@ def test_layer_tar_translates_overlay_markers(tmp_path: Path) -> None:
     assert got["lnk"].issym()
     assert got["lnk"].linkname == "/etc/app.conf"
     assert not any("overlay" in k for m in got.values() for k in m.pax_headers)
+
+
+def test_layer_tar_leaves_out_placeholders_but_export_keeps_them(tmp_path: Path) -> None:
+    upper = tmp_path / "upper"
+    (upper / "etc").mkdir(parents=True)
+    (upper / "etc" / "hosts").touch()
+    write(upper / "etc" / "hostname", "custom\n")
+    (upper / "proc").mkdir()
+    buf = io.BytesIO()
+    layer_tar(upper, buf)
+    assert set(members(buf.getvalue())) == {"etc", "etc/hostname"}
+    buf = io.BytesIO()
+    export_rootfs(upper, buf)
+    assert set(members(buf.getvalue())) == {"etc", "etc/hosts", "etc/hostname", "proc"}
+
+
+@root_only
+@pytest.mark.root
+def test_layer_tar_refuses_metacopy_entries(tmp_path: Path) -> None:
+    upper = tmp_path / "upper"
+    write(upper / "bin" / "tool", "")
+    os.setxattr(upper / "bin" / "tool", "trusted.overlay.metacopy", b"")
+    with pytest.raises(ComposerError, match="cannot commit /bin/tool"):
+        layer_tar(upper, io.BytesIO())
 
 
 def test_export_keeps_links_and_skips_sockets(tmp_path: Path) -> None:
@@ -484,3 +560,30 @@ def test_copy_in_keeps_hardlinks(rootfs: Path, tmp_path: Path) -> None:
 def test_copy_out_dir_to_missing_dest_ending_in_dot(rootfs: Path, tmp_path: Path) -> None:
     copy_out(rootfs, "/srv/data/.", str(tmp_path / "dotted") + "/.")
     assert (tmp_path / "dotted" / "sub" / "b.txt").read_text() == "b"
+
+
+def test_hostile_follow_link_on_a_source_pointing_at_the_host(rootfs: Path, canary: Path) -> None:
+    (rootfs / "tmp" / "leak").symlink_to(str(canary / "secret"))
+    (rootfs / "tmp" / "leak2").symlink_to("../../../../../../.." + str(canary / "secret"))
+    for src in ("/tmp/leak", "/tmp/leak2"):
+        with pytest.raises(ComposerError, match="no such file or directory in the container"):
+            out_text(rootfs, src, follow=True)
+    buf = io.BytesIO()
+    copy_out(rootfs, "/tmp/leak", buf)  # without -L the link itself is copied, never its target
+    assert members(buf.getvalue())["leak"].linkname == str(canary / "secret")
+
+
+@root_only
+@pytest.mark.root
+def test_hostile_special_files_are_never_read(rootfs: Path, tmp_path: Path) -> None:
+    os.mkfifo(rootfs / "tmp" / "pipe")  # reading it would block forever
+    os.mknod(rootfs / "tmp" / "zero", stat.S_IFCHR | 0o666, os.makedev(1, 5))  # reading it would never end
+    buf = io.BytesIO()
+    copy_out(rootfs, "/tmp", buf)
+    got = members(buf.getvalue())
+    assert got["tmp/pipe"].isfifo()
+    assert got["tmp/zero"].ischr()
+    dest = tmp_path / "host-out"
+    dest.mkdir()
+    copy_out(rootfs, "/tmp/zero", dest)
+    assert not (dest / "zero").exists()  # device nodes are not made on the host

@@ -4,6 +4,7 @@ in the upper dir, `changes` reports it, and the committed image, mounted, no lon
 from __future__ import annotations
 
 import io
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -78,3 +79,33 @@ def _one_file(name: str, data: bytes) -> bytes:
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
+
+
+def test_replaced_directory_is_opaque_in_diff_and_commit(eng: EngineEnv, tmp_path: Path) -> None:
+    """`rm -rf /etc && mkdir /etc` in the merged view: overlay marks the new /etc opaque, diff says C /etc with
+    only the new contents added, and the committed image no longer shows anything of the old /etc."""
+    store = eng.engine.images
+    layers = store.layer_dirs(BASE)
+    upper, work, merged = tmp_path / "c" / "upper", tmp_path / "c" / "work", tmp_path / "c" / "merged"
+    mount_rootfs(layers, upper, work, merged)
+    try:
+        old = sorted(p.name for p in (merged / "etc").iterdir())
+        assert "passwd" in old
+        shutil.rmtree(merged / "etc")
+        (merged / "etc").mkdir()
+        (merged / "etc" / "fresh").write_text("new\n")
+        (merged / "etc" / "hosts").touch()  # what the runtime makes as a bind-mount target: not a change
+        found = changes(upper, layers)
+        assert found == [Change("C", "/etc"), Change("A", "/etc/fresh")]
+    finally:
+        unmount_rootfs(merged)
+    new_id = commit(store, store.resolve(BASE), upper, container_config={"Cmd": ["sh", "-c", "rebuild etc"]},
+                    comment="", author="", reference=None)
+    assert store.history(new_id)[0]["CreatedBy"] == "sh -c rebuild etc"
+    upper2, work2, merged2 = tmp_path / "d" / "upper", tmp_path / "d" / "work", tmp_path / "d" / "merged"
+    mount_rootfs(store.layer_dirs(new_id), upper2, work2, merged2)
+    try:
+        assert sorted(p.name for p in (merged2 / "etc").iterdir()) == ["fresh"]
+        assert changes(upper2, store.layer_dirs(new_id)) == []
+    finally:
+        unmount_rootfs(merged2)

@@ -1,7 +1,9 @@
 """A minimal OCI config.json for these tests only.
 
-TO BE REPLACED by `composer.planner.ocispec` (the real, Docker-default generator) once it lands; this builds
-just enough for runc to run a busybox process in fresh namespaces under a test-owned cgroup path.
+Deliberately minimal: the lifecycle tests exercise runc + conmon handling, not the security profile, so
+this builds just enough for runc to run a busybox process in fresh namespaces under a test-owned cgroup
+path. Containers made by the engine use the real generator (`composer.planner.ocispec`), tested in
+tests/planner and, end to end, in tests/runtime/engine.
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ def test_conmon_argv() -> None:
 
 def test_overlay_options_top_layer_first() -> None:
     opts = overlay_options([Path("/l/base"), Path("/l/top")], Path("/c/upper"), Path("/c/work"))
-    assert opts == "lowerdir=/l/top:/l/base,upperdir=/c/upper,workdir=/c/work"
+    assert opts == "lowerdir=/l/top:/l/base,upperdir=/c/upper,workdir=/c/work,redirect_dir=off,metacopy=off"
     with pytest.raises(ComposerError):
         overlay_options([], Path("/u"), Path("/w"))
     with pytest.raises(ComposerError):
