@@ -380,21 +380,9 @@ def _print_rows(rows: list[dict[str, Any]], fmt: str | None, table: Sequence[tup
 
 
 def _each(refs: Sequence[str], action: Callable[[str], Any]) -> int:
-    """Apply `action` to every ref, echoing each ref done and each error, as `docker stop a b c` does."""
-    from composer.cli.render import error_lines
-    from composer.errors import ComposerError
+    from composer.cli.render import for_each_ref
 
-    failed = 0
-    for ref in refs:
-        try:
-            action(ref)
-        except ComposerError as err:
-            failed += 1
-            for line in error_lines(err):
-                click.echo(line, err=True)
-            continue
-        click.echo(ref)
-    return 1 if failed else 0
+    return for_each_ref(refs, action)
 
 
 @container.command("start")
@@ -457,7 +445,7 @@ def unpause(refs: tuple[str, ...]) -> int:
 def rm(force: bool, volumes: bool, refs: tuple[str, ...]) -> int:
     """Remove one or more containers."""
     eng = engine()
-    return _each(refs, lambda r: eng.remove(r, force=force))
+    return _each(refs, lambda r: eng.remove(r, force=force, volumes=volumes))
 
 
 @container.command("prune")
@@ -822,3 +810,7 @@ def stats(all_: bool, no_stream: bool, no_trunc: bool, fmt: str | None, refs: tu
     while True:
         click.echo(clear + show(sample()), nl=False)
         time.sleep(1.0)
+
+
+container.add_command(ls, "ps")  # `docker container ps` and `docker container list` are the same command
+container.add_command(ls, "list")

@@ -41,13 +41,15 @@ def cli(ctx: click.Context, /, **options: Any) -> None:
 
 
 def _register() -> None:
-    from composer.cli import config_cmd, container_cmd, image_cmd, version_cmd
+    from composer.cli import config_cmd, container_cmd, image_cmd, network_cmd, version_cmd, volume_cmd
 
     cli.add_command(config_cmd.config)
     cli.add_command(version_cmd.version)
     cli.add_command(image_cmd.image)
     cli.add_command(image_cmd.images)
     cli.add_command(container_cmd.container)
+    cli.add_command(network_cmd.network)
+    cli.add_command(volume_cmd.volume)
 
 
 _register()

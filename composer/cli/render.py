@@ -52,3 +52,24 @@ def run_guarded(fn: Callable[[], Any]) -> None:
     except BrokenPipeError:
         sys.exit(0)
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def for_each_ref(
+    refs: Iterable[str], action: Callable[[str], Any], *, skip: Callable[[ComposerError], bool] | None = None
+) -> int:
+    """Apply `action` to each ref, echoing each one done and each error, as `docker rm a b c` does: 1 if any failed.
+
+    `skip` says which errors are not failures (`network rm -f` of a missing network)."""
+    failed = 0
+    for ref in refs:
+        try:
+            action(ref)
+        except ComposerError as err:
+            if skip is not None and skip(err):
+                continue
+            failed += 1
+            for line in error_lines(err):
+                click.echo(line, err=True)
+            continue
+        click.echo(ref)
+    return 1 if failed else 0

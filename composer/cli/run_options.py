@@ -86,7 +86,8 @@ def _env_items(items: Iterable[str], environ: Mapping[str, str]) -> dict[str, st
     return out
 
 
-def _pairs(items: Iterable[str], what: str) -> dict[str, str]:
+def parse_pairs(items: Iterable[str], what: str) -> dict[str, str]:
+    """`KEY=VALUE` items (labels, options); a missing `=` means an empty value, an empty key is an error."""
     out = {}
     for item in items:
         key, _, value = item.partition("=")
@@ -121,8 +122,11 @@ def parse_volume(spec: str, cwd: str) -> dict[str, Any]:
             pass
         elif opt in ("rprivate", "private", "rshared", "shared", "rslave", "slave"):
             volume.setdefault("bind", {})["propagation"] = opt
-        elif opt in ("z", "Z", "nocopy"):
-            pass  # SELinux relabelling (no SELinux here) and copy-up opt-out (named volumes)
+        elif opt == "nocopy":
+            if volume["type"] == "volume":
+                volume.setdefault("volume", {})["nocopy"] = True  # no copy-up from the image into the volume
+        elif opt in ("z", "Z"):
+            pass  # SELinux relabelling (no SELinux here)
         else:
             raise ComposerError(f"invalid volume specification {spec!r}: unknown option {opt!r}")
     return volume
@@ -200,9 +204,9 @@ def service_from_flags(flags: RunFlags, *, environ: Mapping[str, str], cwd: str)
     if flags.volumes:
         service["volumes"] = [parse_volume(v, cwd) for v in flags.volumes]
     if flags.labels:
-        service["labels"] = _pairs(flags.labels, "label")
+        service["labels"] = parse_pairs(flags.labels, "label")
     if flags.sysctls:
-        service["sysctls"] = _pairs(flags.sysctls, "sysctl")
+        service["sysctls"] = parse_pairs(flags.sysctls, "sysctl")
     if flags.ulimits:
         service["ulimits"] = _ulimits(flags.ulimits)
     if flags.network is not None:

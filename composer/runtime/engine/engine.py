@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -204,6 +204,10 @@ class Engine:
 
     def resolve(self, ref: str) -> ContainerRecord:
         """A container by full ID, name (with or without Docker's leading `/`), or unambiguous ID prefix."""
+        if len(ref) == 64 and self._repaired:  # a full ID (what the runtime protocol passes): no scan
+            record = records.load(self.roots.containers / ref) if all(c in "0123456789abcdef" for c in ref) else None
+            if record is not None and record.phase == "ready":
+                return record
         found = self._ready()
         name = ref.removeprefix("/")
         for record in found:
@@ -352,7 +356,14 @@ class Engine:
             mount_rootfs(layers, paths.upper, paths.work, paths.rootfs)
             failpoints.hit("create.after-mount")
             mounts = write_init_files(paths.dir / "etc", service, record.hostname)
-            mounts += _bind_mounts(service)
+            from composer.runtime.engine.volumes import VolumeStore
+
+            store = VolumeStore(self.roots.state_root)
+            with store.lock():  # `volume rm` must not delete a volume between its creation here and the record
+                mounts += _bind_mounts(service, store=store, rootfs=paths.rootfs,
+                                       image_volumes=image_config.get("Volumes") or (), claimed=record.volumes)
+                if record.volumes:
+                    records.save(paths.dir, record)  # the claim, still in phase "creating"
             namespace_paths = self._joined_namespaces(service)
             device_paths = [
                 str(d.get("source") if isinstance(d, Mapping) else str(d).split(":")[0])
@@ -510,8 +521,12 @@ class Engine:
         record = self.resolve(ref)
         return self.oci.wait(record.id, timeout=timeout)
 
-    def remove(self, ref: str, *, force: bool = False) -> str:
-        """Remove a container; a running one only with `force` (killed first). Returns the id."""
+    def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> str:
+        """Remove a container; a running one only with `force` (killed first). Returns the id.
+
+        With `volumes` (`rm -v`), or for a `--rm` container, its anonymous volumes go too (named ones stay,
+        as do volumes another container still uses).
+        """
         record = self.resolve(ref)
         with self._locked(record.id):
             state = self.oci.state(record.id)
@@ -523,6 +538,10 @@ class Engine:
             records.save(self.roots.container(record.id).dir, record)  # the intent
             failpoints.hit("rm.after-intent")
             self._teardown(record.id)
+        if record.volumes and (volumes or record.auto_remove):
+            from composer.runtime.engine.volumes import VolumeStore
+
+            VolumeStore(self.roots.state_root).remove_anonymous(record.volumes)
         return record.id
 
     def _teardown(self, container_id: str) -> None:
@@ -531,6 +550,10 @@ class Engine:
         self.oci.remove(container_id, force=True)
         if record is not None:
             self._release_name(record.name, container_id)
+            if record.auto_remove and record.volumes:  # `--rm` takes its anonymous volumes, whoever sweeps it
+                from composer.runtime.engine.volumes import VolumeStore
+
+                VolumeStore(self.roots.state_root).remove_anonymous(record.volumes)
         self._lock_path(container_id).unlink(missing_ok=True)
 
     # -- file system -----------------------------------------------------------------------------
@@ -581,30 +604,65 @@ def _grace(value: Any) -> float:
         raise ComposerError(f"stop_grace_period: {value!r} is not a duration such as 10s or 1m30s") from None
 
 
-def _bind_mounts(service: Mapping[str, Any]) -> list[Any]:
-    """Bind mounts from the service's long-syntax `volumes` (named volumes come with the network/volume engine)."""
+def _bind_mounts(
+    service: Mapping[str, Any],
+    *,
+    store: Any = None,
+    rootfs: Path | None = None,
+    image_volumes: Iterable[str] = (),
+    claimed: list[str] | None = None,
+) -> list[Any]:
+    """Mounts from the service's long-syntax `volumes`: binds, tmpfs, and volumes from `store` (a VolumeStore,
+    its lock held): named ones made on first use, anonymous ones for an empty source and for every image
+    `VOLUME` nothing else covers (Docker does that). Names used go to `claimed`; on an error the anonymous
+    volumes this call made are removed again (nothing refers to them yet)."""
     from composer.planner.ocispec import Mount
+    from composer.runtime.engine import volumes as vols
 
+    claimed = [] if claimed is None else claimed
+    fresh: list[str] = []
+    specs = list(service.get("volumes") or ())
+    covered = {str(v.get("target") or "").rstrip("/") or "/" for v in specs if isinstance(v, Mapping)}
+    covered |= {str(t).partition(":")[0].rstrip("/") or "/" for t in service.get("tmpfs") or ()}
+    specs += [{"type": "volume", "target": t} for t in image_volumes if (t.rstrip("/") or "/") not in covered]
     out = []
-    for volume in service.get("volumes") or ():
-        if not isinstance(volume, Mapping):
-            raise ComposerError(f"volume {volume!r}: expected the long syntax")
-        kind = volume.get("type", "volume")
-        target = str(volume.get("target") or "")
-        if kind != "bind":
-            raise ComposerError(f"volume {target}: type {kind!r} is not supported by this engine yet (bind only)")
-        source = str(volume.get("source") or "")
-        if not source.startswith("/"):
-            raise ComposerError(f"bind mount {source!r}: the source must be an absolute path")
-        if not os.path.exists(source):
-            if (volume.get("bind") or {}).get("create_host_path", True):
-                os.makedirs(source, exist_ok=True)
+    try:
+        for volume in specs:
+            if not isinstance(volume, Mapping):
+                raise ComposerError(f"volume {volume!r}: expected the long syntax")
+            kind = volume.get("type", "volume")
+            target = str(volume.get("target") or "")
+            if not target.startswith("/"):
+                raise ComposerError(f"volume {target!r}: the target must be an absolute path")
+            if kind == "tmpfs":
+                out.append(Mount(target, "tmpfs", "tmpfs", vols.tmpfs_options(volume)))
+                continue
+            if kind == "volume":
+                if store is None:
+                    raise ComposerError(f"volume {target}: no volume store")
+                source = str(vols.mount_volume(store, volume, rootfs, claimed, fresh))
+            elif kind == "bind":
+                source = str(volume.get("source") or "")
+                if not source.startswith("/"):
+                    raise ComposerError(f"bind mount {source!r}: the source must be an absolute path")
+                if not os.path.exists(source):
+                    if (volume.get("bind") or {}).get("create_host_path", True):
+                        os.makedirs(source, exist_ok=True)
+                    else:
+                        raise ComposerError(f"bind mount source path does not exist: {source}")
             else:
-                raise ComposerError(f"bind mount source path does not exist: {source}")
-        options = ["rbind", (volume.get("bind") or {}).get("propagation") or "rprivate"]
-        if volume.get("read_only"):
-            options.append("ro")
-        out.append(Mount(target, source, "bind", tuple(options)))
+                raise ComposerError(f"volume {target}: type {kind!r} is not supported by this engine")
+            options = ["rbind", (volume.get("bind") or {}).get("propagation") or "rprivate"]
+            if volume.get("read_only"):
+                options.append("ro")
+            out.append(Mount(target, source, "bind", tuple(options)))
+    except BaseException:
+        if store is not None and fresh:
+            for name in fresh:
+                with contextlib.suppress(Exception):
+                    if store.get(name).anonymous:
+                        store.discard(name)
+        raise
     return out
 
 

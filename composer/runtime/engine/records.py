@@ -41,6 +41,8 @@ class ContainerRecord:
     path: str = ""
     args: list[str] = field(default_factory=list)
     mounts: list[dict[str, Any]] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)
+    """Names of the volumes the container mounts (what `volume rm` checks and `rm -v` removes if anonymous)."""
 
     @property
     def short_id(self) -> str:

@@ -39,6 +39,31 @@ def _env(service: Mapping[str, Any]) -> list[str]:
     return [str(e) for e in raw]
 
 
+def _volume_name(c: Container, source: str) -> str | None:
+    """The volume whose directory `source` is (or is inside), None for a plain bind mount."""
+    prefix = f"{c.paths.dir.parent.parent / 'volumes'}/"
+    return source[len(prefix):].split("/", 1)[0] if source.startswith(prefix) else None
+
+
+def _mount(c: Container, m: Mapping[str, Any]) -> dict[str, Any]:
+    """One entry of `inspect`'s Mounts: a volume (Docker's fields for it) or a bind."""
+    options = m.get("options") or ()
+    source = str(m.get("source") or "")
+    name = _volume_name(c, source)
+    doc: dict[str, Any] = {"Type": "bind" if name is None else "volume"}
+    if name is not None:
+        doc["Name"] = name
+    doc.update(Source=source, Destination=m.get("destination"))
+    if name is not None:
+        doc["Driver"] = "local"
+    doc.update(
+        Mode="ro" if "ro" in options else "",
+        RW="ro" not in options,
+        Propagation="" if name is not None else next((o for o in options if o in _PROPAGATION), "rprivate"),
+    )
+    return doc
+
+
 def inspect(c: Container, spec: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """`docker container inspect` for one container; `spec` is its config.json (for env, user, cwd)."""
     r, s, p = c.record, c.state, c.paths
@@ -94,18 +119,7 @@ def inspect(c: Container, spec: Mapping[str, Any] | None = None) -> dict[str, An
             "Name": "overlay",
             "Data": {"UpperDir": str(p.upper), "WorkDir": str(p.work), "MergedDir": str(p.rootfs)},
         },
-        "Mounts": [
-            {
-                "Type": "bind",
-                "Source": m.get("source"),
-                "Destination": m.get("destination"),
-                "Mode": "ro" if "ro" in (m.get("options") or ()) else "",
-                "RW": "ro" not in (m.get("options") or ()),
-                "Propagation": next((o for o in m.get("options") or () if o in _PROPAGATION), "rprivate"),
-            }
-            for m in r.mounts
-            if m.get("destination") not in INIT_FILES
-        ],
+        "Mounts": [_mount(c, m) for m in r.mounts if m.get("destination") not in INIT_FILES],
         "Config": {
             "Hostname": r.hostname,
             "Domainname": service.get("domainname") or "",
@@ -190,8 +204,12 @@ def row(c: Container, now: datetime, *, truncate: bool = True) -> dict[str, Any]
         "ID": c.record.short_id if truncate else c.record.id,
         "Image": c.record.image_ref,
         "Labels": labels,
-        "LocalVolumes": "0",
-        "Mounts": ",".join(str(m.get("source")) for m in c.record.mounts if m.get("destination") not in INIT_FILES),
+        "LocalVolumes": str(len(set(c.record.volumes))),
+        "Mounts": ",".join(
+            _volume_name(c, str(m.get("source"))) or str(m.get("source"))
+            for m in c.record.mounts
+            if m.get("destination") not in INIT_FILES
+        ),
         "Names": c.record.name,
         "Networks": "",
         "Ports": "",

@@ -1,0 +1,212 @@
+"""Bridge networks of the native engine: records, address leases, and the bridge + NAT rules behind them.
+
+A network is `<state root>/networks/<id>.json` (name, subnet, gateway, options, labels, leases) plus what
+exists in the kernel: a Linux bridge named from its ID (`ipam.bridge_name`) and its elements in composer's
+nftables table. Every change holds `<state root>/networks/.lock`, so two commands never pick the same
+subnet or lease the same address. Records are written before the kernel objects exist (`phase: creating`)
+and kernel objects are removed before the record goes, so running a killed command again completes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+from typing import Any
+
+from composer.errors import ComposerError
+from composer.planner import ipam
+from composer.runtime.engine.locks import locked
+from composer.runtime.fsutil import write_atomic
+
+NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+PREDEFINED = ("none", "host", "bridge")
+"""Docker's predefined network names; `bridge` (docker0) has no composer counterpart yet."""
+
+
+@dataclass(slots=True)
+class NetworkRecord:
+    """One network as created, with the addresses leased to containers (container ID -> address)."""
+
+    id: str
+    name: str
+    subnet: str
+    gateway: str
+    ip_range: str
+    reserved: list[str]
+    created: str
+    internal: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+    options: dict[str, str] = field(default_factory=dict)
+    phase: str = "creating"
+    leases: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def bridge(self) -> str:
+        return ipam.bridge_name(self.id)
+
+    def addressing(self) -> ipam.Addressing:
+        return ipam.Addressing(
+            IPv4Network(self.subnet),
+            IPv4Address(self.gateway),
+            IPv4Network(self.ip_range),
+            frozenset(IPv4Address(a) for a in self.reserved),
+        )
+
+
+class NetworkStore:
+    """Networks under `<state root>/networks`; kernel work goes through `composer.runtime.net`."""
+
+    def __init__(self, state_root: Path, *, nft_table: str = "composer") -> None:
+        self.root = Path(state_root) / "networks"
+        self.nft_table = nft_table
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        with locked(self.root / ".lock"):
+            yield
+
+    def _path(self, network_id: str) -> Path:
+        return self.root / f"{network_id}.json"
+
+    def _save(self, record: NetworkRecord) -> None:
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_atomic(self._path(record.id), json.dumps(asdict(record), sort_keys=True).encode())
+
+    def records(self) -> list[NetworkRecord]:
+        out = []
+        for path in sorted(self.root.glob("*.json")) if self.root.is_dir() else []:
+            with contextlib.suppress(OSError, ValueError, TypeError):
+                raw = json.loads(path.read_bytes())
+                out.append(NetworkRecord(**{k: v for k, v in raw.items() if k in NetworkRecord.__dataclass_fields__}))
+        return out
+
+    def get(self, ref: str) -> NetworkRecord:
+        """A network by name, full ID or unambiguous ID prefix."""
+        found = self.records()
+        for record in found:
+            if ref in (record.name, record.id):
+                return record
+        matches = [r for r in found if ref and r.id.startswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        raise ComposerError(f"network {ref} not found")
+
+    # -- create / remove -----------------------------------------------------------------------------
+
+    def create(
+        self,
+        name: str,
+        *,
+        ipam_config: Sequence[Mapping[str, Any]] = (),
+        internal: bool = False,
+        labels: Mapping[str, str] | None = None,
+        options: Mapping[str, str] | None = None,
+        exist_ok: bool = False,
+    ) -> NetworkRecord:
+        """A bridge network with a subnet that collides with nothing the host routes; the bridge and NAT rules."""
+        import secrets
+
+        from composer.runtime.net import bridge, host_routes, nat
+
+        if not NAME_RE.fullmatch(name) or name in PREDEFINED:
+            raise ComposerError(f"invalid network name {name!r}: use [a-zA-Z0-9][a-zA-Z0-9_.-]*, not none/host/bridge")
+        with self._lock():
+            existing = next((r for r in self.records() if r.name == name), None)
+            if existing is not None and existing.phase == "ready":
+                if exist_ok:
+                    return existing
+                raise ComposerError(f"network with name {name} already exists")
+            if existing is not None:
+                record = existing  # a killed create: finish it with the addressing it chose
+            else:
+                config = ipam.parse_ipam_config(list(ipam_config))
+                used = [IPv4Network(r.subnet) for r in self.records()]
+                plan = ipam.plan_addressing(config, host_routes.host_networks(), used)
+                record = NetworkRecord(
+                    id=secrets.token_hex(32),
+                    name=name,
+                    subnet=str(plan.subnet),
+                    gateway=str(plan.gateway),
+                    ip_range=str(plan.ip_range),
+                    reserved=sorted(str(a) for a in plan.reserved),
+                    created=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                    internal=internal,
+                    labels=dict(labels or {}),
+                    options=dict(options or {}),
+                )
+                self._save(record)
+            addressing = record.addressing()
+            bridge.create(record.bridge, ipam.interface_address(addressing, addressing.gateway))
+            nat.add_network(nat.NatNetwork(record.bridge, addressing.subnet, record.internal), self.nft_table)
+            record.phase = "ready"
+            self._save(record)
+            return record
+
+    def remove(self, ref: str) -> NetworkRecord:
+        """Remove a network no container is attached to: its NAT rules, its bridge, then its record."""
+        from composer.runtime.net import bridge, nat
+
+        with self._lock():
+            record = self.get(ref)
+            if record.leases:
+                attached = ", ".join(sorted(c[:12] for c in record.leases))
+                raise ComposerError(f"network {record.name} has active endpoints ({attached}): remove them first")
+            nat.remove_network(nat.NatNetwork(record.bridge, IPv4Network(record.subnet), record.internal),
+                               self.nft_table)
+            bridge.delete(record.bridge)
+            self._path(record.id).unlink(missing_ok=True)
+            return record
+
+    # -- leases --------------------------------------------------------------------------------------
+
+    def lease(self, ref: str, container_id: str, requested: str | None = None) -> tuple[NetworkRecord, IPv4Address]:
+        """An address on the network for a container (the same one again if it already has one)."""
+        with self._lock():
+            record = self.get(ref)
+            if record.phase != "ready":
+                raise ComposerError(f"network {record.name} is not ready: run `composer network create` again")
+            if container_id in record.leases:
+                return record, IPv4Address(record.leases[container_id])
+            wanted = IPv4Address(requested) if requested else None
+            taken = [IPv4Address(a) for a in record.leases.values()]
+            address = ipam.allocate_address(record.addressing(), taken, wanted)
+            record.leases[container_id] = str(address)
+            self._save(record)
+            return record, address
+
+    def release(self, container_id: str) -> None:
+        """Give back every address a container holds (on removal)."""
+        with self._lock():
+            for record in self.records():
+                if record.leases.pop(container_id, None) is not None:
+                    self._save(record)
+
+    # -- views -----------------------------------------------------------------------------------------
+
+    def inspect(self, record: NetworkRecord) -> dict[str, Any]:
+        """`docker network inspect` fields."""
+        return {
+            "Name": record.name,
+            "Id": record.id,
+            "Created": record.created,
+            "Scope": "local",
+            "Driver": "bridge",
+            "EnableIPv6": False,
+            "IPAM": {"Driver": "default", "Options": None,
+                     "Config": [{"Subnet": record.subnet, "Gateway": record.gateway,
+                                 **({"IPRange": record.ip_range} if record.ip_range != record.subnet else {})}]},
+            "Internal": record.internal,
+            "Attachable": False,
+            "Ingress": False,
+            "ConfigOnly": False,
+            "Containers": {cid: {"IPv4Address": f"{ip}/{IPv4Network(record.subnet).prefixlen}"}
+                           for cid, ip in sorted(record.leases.items())},
+            "Options": {"com.docker.network.bridge.name": record.bridge, **record.options},
+            "Labels": dict(record.labels),
+        }
