@@ -33,6 +33,7 @@ def engine() -> Engine:
         runtime=_RUNTIME["name"] or os.environ.get("COMPOSER_RUNTIME") or "runc",
         conmon=os.environ.get("COMPOSER_CONMON") or "conmon",
         cgroup_parent=os.environ.get("COMPOSER_CGROUP_PARENT") or DEFAULT_CGROUP_PARENT,
+        nft_table=os.environ.get("COMPOSER_NFT_TABLE") or "composer",
     )
 
 
@@ -75,7 +76,10 @@ def _run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--cpuset-cpus", help="CPUs in which to allow execution (0-3, 0,1)."),
         click.option("--pids-limit", type=int, help="Tune container pids limit (-1 for unlimited)."),
         _multi("-l", "--label", help="Set meta data on a container."),
-        click.option("--network", help="Network mode: none, host or container:NAME."),
+        click.option("--network", help="Connect to a network (NAME), or none, host, container:NAME."),
+        click.option("--ip", help="IPv4 address on the network (e.g. 172.30.100.104)."),
+        _multi("--network-alias", help="Add network-scoped alias for the container."),
+        click.option("--mac-address", help="Container MAC address on the network."),
         click.option("--stop-signal", help="Signal to stop the container."),
         click.option("--stop-timeout", type=int, help="Timeout (in seconds) to stop a container."),
         _multi("--tmpfs", help="Mount a tmpfs directory."),
@@ -136,6 +140,9 @@ def _request(opts: dict[str, Any], *, leave_stdin_open: bool = True) -> Any:
         pids_limit=opts["pids_limit"],
         labels=opts["label"],
         network=opts["network"],
+        ip=opts["ip"],
+        network_aliases=opts["network_alias"],
+        mac_address=opts["mac_address"],
         stop_signal=opts["stop_signal"],
         stop_timeout=opts["stop_timeout"],
         tmpfs=opts["tmpfs"],

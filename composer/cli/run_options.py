@@ -45,6 +45,9 @@ class RunFlags:
     pids_limit: int | None = None
     labels: Sequence[str] = ()
     network: str | None = None
+    ip: str | None = None
+    network_aliases: Sequence[str] = ()
+    mac_address: str | None = None
     stop_signal: str | None = None
     stop_timeout: int | None = None
     tmpfs: Sequence[str] = ()
@@ -209,12 +212,21 @@ def service_from_flags(flags: RunFlags, *, environ: Mapping[str, str], cwd: str)
         service["sysctls"] = parse_pairs(flags.sysctls, "sysctl")
     if flags.ulimits:
         service["ulimits"] = _ulimits(flags.ulimits)
-    if flags.network is not None:
-        if flags.network not in ("none", "host") and not flags.network.startswith("container:"):
-            raise ComposerError(
-                f"network {flags.network!r}: this engine runs containers with --network none, host or "
-                "container:NAME (bridge networks come with the networking engine)"
-            )
+    if flags.network in ("none", "host") or (flags.network or "").startswith("container:"):
         service["network_mode"] = flags.network
+    elif flags.network is not None:
+        if flags.network == "bridge":
+            raise ComposerError("network 'bridge' (Docker's docker0) does not exist here: create a network with "
+                                "`composer network create NAME` and use --network NAME")
+        endpoint: dict[str, Any] = {}
+        if flags.ip:
+            endpoint["ipv4_address"] = flags.ip
+        if flags.network_aliases:
+            endpoint["aliases"] = list(flags.network_aliases)
+        if flags.mac_address:
+            endpoint["mac_address"] = flags.mac_address
+        service["networks"] = {flags.network: endpoint or None}
+    elif flags.ip or flags.network_aliases:
+        raise ComposerError("--ip and --network-alias need --network NAME")
     service.update(flags.extra)
     return service

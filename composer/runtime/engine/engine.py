@@ -112,11 +112,13 @@ class Engine:
         runtime: str = "runc",
         conmon: str = "conmon",
         cgroup_parent: str = DEFAULT_CGROUP_PARENT,
+        nft_table: str = "composer",
     ) -> None:
         preflight(runtime, conmon)
         self.roots = Roots(state_root=Path(state_root), run_root=Path(run_root))
         self.oci = OciRuntime(self.roots, runtime=runtime, conmon=conmon)
         self.cgroup_parent = "/" + cgroup_parent.strip("/")
+        self.nft_table = nft_table
         self._repaired = False
         self._images: Any = None
         self._image_cache: dict[str, Any] = {}
@@ -355,7 +357,7 @@ class Engine:
         try:
             mount_rootfs(layers, paths.upper, paths.work, paths.rootfs)
             failpoints.hit("create.after-mount")
-            mounts = write_init_files(paths.dir / "etc", service, record.hostname)
+            mounts = write_init_files(paths.dir / "etc", service, record.hostname)  # rewritten once addressed
             from composer.runtime.engine.volumes import VolumeStore
 
             store = VolumeStore(self.roots.state_root)
@@ -365,6 +367,9 @@ class Engine:
                 if record.volumes:
                     records.save(paths.dir, record)  # the claim, still in phase "creating"
             namespace_paths = self._joined_namespaces(service)
+            netns_path = self._attach_networks(record, service)
+            if netns_path is not None:
+                records.save(paths.dir, record)  # the leases it holds, still in phase "creating"
             device_paths = [
                 str(d.get("source") if isinstance(d, Mapping) else str(d).split(":")[0])
                 for d in service.get("devices") or ()
@@ -382,6 +387,7 @@ class Engine:
                 passwd=read_text_in_root(paths.rootfs, "/etc/passwd"),
                 group=read_text_in_root(paths.rootfs, "/etc/group"),
                 namespace_paths=namespace_paths,
+                netns_path=str(netns_path) if netns_path is not None else None,
                 host_devices=host_devices(device_paths, privileged=bool(service.get("privileged"))),
                 seccomp_profiles=_seccomp_files(service),
                 annotations={"io.composer.container.name": record.name, "io.composer.image.id": record.image_id},
@@ -400,6 +406,28 @@ class Engine:
             with contextlib.suppress(Exception):
                 self._teardown(record.id)
             raise
+
+    @property
+    def networks(self) -> Any:
+        """The bridge networks under `<state root>/networks` (imported lazily: pyroute2 is slow to import)."""
+        from composer.runtime.engine.networks import NetworkStore
+
+        return NetworkStore(self.roots.state_root, nft_table=self.nft_table)
+
+    def _attach_networks(self, record: ContainerRecord, service: Mapping[str, Any]) -> Path | None:
+        """Put the container on its `networks` (own namespace, one veth each); None when it has none."""
+        networks = service.get("networks")
+        if not networks or service.get("network_mode"):
+            return None
+        from composer.runtime.engine.initfiles import write_init_files
+        from composer.runtime.engine.networks import attach_container
+
+        if isinstance(networks, list):
+            networks = {str(n): None for n in networks}
+        path, record.networks = attach_container(self.networks, self.roots.run_root / "netns", record.id, networks)
+        addresses = [n["IPAddress"] for n in record.networks.values()]
+        write_init_files(self.roots.container(record.id).dir / "etc", service, record.hostname, addresses=addresses)
+        return path
 
     def _joined_namespaces(self, service: Mapping[str, Any]) -> dict[str, str]:
         """`network_mode`/`ipc`/`pid: container:NAME`: the namespaces of that running container."""
@@ -548,6 +576,10 @@ class Engine:
         """Everything a container has, gone: runc container, conmon, mount, files, its name. Idempotent."""
         record = records.load(self.roots.containers / container_id)
         self.oci.remove(container_id, force=True)
+        if record is None or record.networks or (self.roots.run_root / "netns" / container_id).exists():
+            from composer.runtime.engine.networks import detach_container
+
+            detach_container(self.networks, self.roots.run_root / "netns", container_id)
         if record is not None:
             self._release_name(record.name, container_id)
             if record.auto_remove and record.volumes:  # `--rm` takes its anonymous volumes, whoever sweeps it

@@ -115,7 +115,9 @@ def _list(value: Any) -> list[str]:
     return [str(v) for v in value]
 
 
-def write_init_files(directory: Path, service: Mapping[str, Any], hostname: str) -> list[Mount]:
+def write_init_files(
+    directory: Path, service: Mapping[str, Any], hostname: str, *, addresses: Sequence[str] = ()
+) -> list[Mount]:
     """Write hosts, hostname and resolv.conf for a container and return the bind mounts for them."""
     host_network = str(service.get("network_mode") or "") == "host"
     directory.mkdir(parents=True, exist_ok=True)
@@ -135,6 +137,7 @@ def write_init_files(directory: Path, service: Mapping[str, Any], hostname: str)
             domainname=str(service.get("domainname") or ""),
             extra_hosts=service.get("extra_hosts"),
             host_hosts=host_hosts,
+            addresses=addresses[:1],
         ),
         "hostname": hostname + "\n",
         "resolv.conf": resolv_conf(

@@ -210,3 +210,65 @@ class NetworkStore:
             "Options": {"com.docker.network.bridge.name": record.bridge, **record.options},
             "Labels": dict(record.labels),
         }
+
+
+# -- containers on networks ------------------------------------------------------------------------
+
+
+def _priority(cfg: Mapping[str, Any] | None) -> int:
+    value = (cfg or {}).get("gw_priority", (cfg or {}).get("priority", 0))
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def attach_container(
+    store: NetworkStore, netns_dir: Path, container_id: str, networks: Mapping[str, Mapping[str, Any] | None]
+) -> tuple[Path, dict[str, dict[str, str]]]:
+    """A network namespace for the container with one interface per network (eth0, eth1... in the order given).
+
+    Each interface gets a leased address (`ipv4_address` honoured), a MAC (`mac_address`, else Docker's
+    02:42:<address>), and the network with the highest `gw_priority` (the first on a tie) carries the default
+    route, unless it is internal. Returns the namespace path and, per network, what `inspect` shows. Safe to
+    run again after a crash: leases, the namespace and the veth pairs are all found again.
+    """
+    from composer.runtime.net import netns, veth
+
+    path = netns.create(netns_dir, container_id)
+    ordered = list(networks.items())
+    gateway_net = max(ordered, key=lambda item: _priority(item[1]))[0] if ordered else None
+    out: dict[str, dict[str, str]] = {}
+    for index, (name, cfg) in enumerate(ordered):
+        cfg = cfg or {}
+        record, address = store.lease(name, container_id, cfg.get("ipv4_address"))
+        addressing = record.addressing()
+        mac = str(cfg.get("mac_address") or ipam.mac_address(address))
+        veth.attach(
+            path,
+            host_name=ipam.veth_host_name(container_id, record.id),
+            peer_temp_name=ipam.veth_peer_temp_name(container_id, record.id),
+            ifname=ipam.container_ifname(index),
+            bridge=record.bridge,
+            address=ipam.interface_address(addressing, address),
+            mac=mac,
+            gateway=addressing.gateway if name == gateway_net and not record.internal else None,
+        )
+        out[name] = {"NetworkID": record.id, "IPAddress": str(address), "Gateway": str(addressing.gateway),
+                     "IPPrefixLen": str(addressing.subnet.prefixlen), "MacAddress": mac,
+                     "Aliases": ",".join(str(a) for a in cfg.get("aliases") or ())}
+    return path, out
+
+
+def detach_container(store: NetworkStore, netns_dir: Path, container_id: str) -> None:
+    """Undo `attach_container`: veth pairs, leases, the namespace (and its directory's mount once empty)."""
+    leased = [r for r in store.records() if container_id in r.leases]
+    if not leased and not (netns_dir / container_id).exists():
+        return
+    from composer.runtime.net import netns, veth
+
+    for record in leased:
+        veth.detach(ipam.veth_host_name(container_id, record.id))
+    store.release(container_id)
+    netns.delete(netns_dir, container_id)
+    netns.release_dir(netns_dir)

@@ -38,6 +38,7 @@ class ContainerRecord:
     stop_timeout: float = 10.0
     auto_remove: bool = False
     leave_stdin_open: bool = False
+    networks: dict[str, dict[str, str]] = field(default_factory=dict)
     path: str = ""
     args: list[str] = field(default_factory=list)
     mounts: list[dict[str, Any]] = field(default_factory=list)

@@ -104,7 +104,7 @@ def inspect(c: Container, spec: Mapping[str, Any] | None = None) -> dict[str, An
         "AppArmorProfile": "",
         "ExecIDs": None,
         "HostConfig": {
-            "NetworkMode": service.get("network_mode") or "private",
+            "NetworkMode": service.get("network_mode") or next(iter(r.networks), "private"),
             "AutoRemove": r.auto_remove,
             "Privileged": bool(service.get("privileged")),
             "ReadonlyRootfs": bool(service.get("read_only")),
@@ -139,7 +139,19 @@ def inspect(c: Container, spec: Mapping[str, Any] | None = None) -> dict[str, An
             "StopSignal": r.stop_signal,
             "StopTimeout": r.stop_timeout,
         },
-        "NetworkSettings": {"Networks": {}},
+        "NetworkSettings": {
+            "Networks": {
+                name: {
+                    "NetworkID": n.get("NetworkID", ""),
+                    "IPAddress": n.get("IPAddress", ""),
+                    "IPPrefixLen": int(n.get("IPPrefixLen") or 0),
+                    "Gateway": n.get("Gateway", ""),
+                    "MacAddress": n.get("MacAddress", ""),
+                    "Aliases": [a for a in n.get("Aliases", "").split(",") if a] or None,
+                }
+                for name, n in r.networks.items()
+            }
+        },
     }
 
 
@@ -211,7 +223,7 @@ def row(c: Container, now: datetime, *, truncate: bool = True) -> dict[str, Any]
             if m.get("destination") not in INIT_FILES
         ),
         "Names": c.record.name,
-        "Networks": "",
+        "Networks": ",".join(c.record.networks),
         "Ports": "",
         "RunningFor": human_duration((now - created).total_seconds()) + " ago",
         "Size": "0B",

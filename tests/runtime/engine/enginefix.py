@@ -66,6 +66,7 @@ class EngineEnv:
             "COMPOSER_ROOT": str(self.engine.roots.state_root),
             "COMPOSER_RUN_ROOT": str(self.engine.roots.run_root),
             "COMPOSER_CGROUP_PARENT": f"/{self.tag}",
+            "COMPOSER_NFT_TABLE": nft_table(self.tag),
         }
 
     def cli(self, *args: str, stdin: bytes = b"", env: dict[str, str] | None = None) -> Result:
@@ -83,6 +84,11 @@ class EngineEnv:
             cwd=self.tmp,
             **kwargs,
         )
+
+
+def nft_table(tag: str) -> str:
+    """The test's own nftables table (the leak check knows the `cmpt` prefix)."""
+    return "cmpt" + tag.rsplit("-", 1)[-1]
 
 
 def cleanup_roots(tag: str, state_root: Path, run_root: Path, tmp: Path) -> list[str]:
@@ -115,7 +121,7 @@ def eng(image_archive: Path, tmp_path: Path) -> Iterator[EngineEnv]:
     """An engine with the fixture images; fails the test if it leaves a container, conmon, mount or cgroup."""
     tag = f"composer-test-{secrets.token_hex(4)}"
     state, run = tmp_path / "state", tmp_path / "run"
-    engine = Engine(state, run, cgroup_parent=f"/{tag}")
+    engine = Engine(state, run, cgroup_parent=f"/{tag}", nft_table=nft_table(tag))
     engine.images.load(str(image_archive))
     env = EngineEnv(engine, tag, tmp_path)
     try:
@@ -124,6 +130,10 @@ def eng(image_archive: Path, tmp_path: Path) -> Iterator[EngineEnv]:
         for c in engine.list(all=True):
             with contextlib.suppress(Exception):
                 engine.remove(c.id, force=True)
+        for record in engine.networks.records():
+            with contextlib.suppress(Exception):
+                engine.networks.remove(record.id)
+        subprocess.run(["nft", "delete", "table", "inet", nft_table(tag)], capture_output=True)
         leaked = cleanup_roots(tag, state, run, tmp_path)
         assert leaked == [], f"left behind: {leaked}"
         assert not list((state / "containers").glob("[0-9a-f]*")), "container directories left"

@@ -63,7 +63,8 @@ def test_run_flags_become_a_compose_service() -> None:
         (RunFlags(volumes=("/a:/b:bogus",)), "unknown option"),
         (RunFlags(env=("=x",)), "name is empty"),
         (RunFlags(ulimits=("nofile",)), "NAME=SOFT"),
-        (RunFlags(network="bridge"), "networking engine"),
+        (RunFlags(network="bridge"), "composer network create"),
+        (RunFlags(ip="10.0.0.2"), "need --network NAME"),
     ],
 )
 def test_bad_run_flags_name_the_flag(flags: RunFlags, words: str) -> None:
