@@ -93,6 +93,10 @@ def _run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         _multi("--dns-option", help="Set DNS options."),
         _multi("--add-host", help="Add a custom host-to-IP mapping (host:ip)."),
         click.option("--oom-score-adj", type=int, help="Tune host's OOM preferences (-1000 to 1000)."),
+        _multi("-p", "--publish", help="Publish a container's port(s) to the host ([IP:][HOST:]PORT[/PROTO]).",
+               metavar="LIST"),
+        click.option("-P", "--publish-all", is_flag=True, help="Publish all exposed ports to random ports."),
+        _multi("--expose", help="Expose a port or a range of ports."),
         click.option("--rm", "auto_remove", is_flag=True, help="Automatically remove the container when it exits."),
         click.argument("image"),
         click.argument("command", nargs=-1, type=click.UNPROCESSED),
@@ -156,11 +160,25 @@ def _request(opts: dict[str, Any], *, leave_stdin_open: bool = True) -> Any:
         dns_option=opts["dns_option"],
         add_host=opts["add_host"],
         oom_score_adj=opts["oom_score_adj"],
+        publish=opts["publish"],
+        publish_all=opts["publish_all"],
+        expose=opts["expose"],
+        image_exposed=_image_exposed(opts["image"]) if opts["publish_all"] else (),
     )
     service = service_from_flags(flags, environ=os.environ, cwd=os.getcwd())
+    if service.get("ports"):
+        from composer.runtime.net.hostports import check_free
+
+        check_free(service["ports"])  # before anything exists (the engine checks again, with picked ports)
     labels = dict(service.get("labels") or {})
     return CreateRequest(opts["image"], service, name=opts["name"], labels=labels, auto_remove=opts["auto_remove"],
                          leave_stdin_open=leave_stdin_open)
+
+
+def _image_exposed(image: str) -> list[str]:
+    """The image's EXPOSE'd ports (`80/tcp`), what `-P` publishes."""
+    config = engine().images.get(image).config_json.get("config") or {}
+    return sorted(config.get("ExposedPorts") or {})
 
 
 def _warn_diagnostics(diagnostics: Any) -> None:
@@ -205,6 +223,8 @@ def run(detach: bool, sig_proxy: bool, detach_keys: str | None, **opts: Any) -> 
             click.echo(line, err=True)
         return code
     _warn_diagnostics(diagnostics)
+    if request.auto_remove and not detach:
+        eng.hold_for_foreground(record.id)
     try:
         if detach or not (record.stdin_open or record.tty):
             eng.start(record.id)
@@ -486,6 +506,22 @@ def wait(refs: tuple[str, ...]) -> int:
 
 
 # -- inspection ------------------------------------------------------------------------------------
+
+
+@container.command("port")
+@click.argument("ref")
+@click.argument("private_port", required=False)
+def port(ref: str, private_port: str | None) -> None:
+    """List port mappings, or look up the public-facing port that is NAT-ed to PRIVATE_PORT[/PROTO]."""
+    from composer.errors import ComposerError
+    from composer.runtime.engine.views import port_lines
+
+    c = engine().get(ref)
+    lines = port_lines(c.record.ports, private_port)
+    if private_port and not lines:
+        raise ComposerError(f"no public port '{private_port}' published for {c.name}")
+    for line in lines:
+        click.echo(line)
 
 
 @container.command("inspect")

@@ -61,6 +61,11 @@ class RunFlags:
     dns_option: Sequence[str] = ()
     add_host: Sequence[str] = ()
     oom_score_adj: int | None = None
+    publish: Sequence[str] = ()
+    publish_all: bool = False
+    expose: Sequence[str] = ()
+    image_exposed: Sequence[str] = ()
+    """The image's `ExposedPorts` keys (`80/tcp`), which `-P` publishes with `--expose`'s ports."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -149,6 +154,40 @@ def _ulimits(items: Iterable[str]) -> dict[str, dict[str, int]]:
     return out
 
 
+def _exposed(spec: str) -> list[tuple[int, str]]:
+    """`--expose 80`, `8000-8010/udp` or an image's `80/tcp`: (port, protocol) pairs."""
+    from composer.schema.ports import PROTOCOLS
+
+    port, _, protocol = spec.partition("/")
+    protocol = (protocol or "tcp").lower()
+    low, _, high = port.partition("-")
+    if not low.isdigit() or not (high or low).isdigit() or protocol not in PROTOCOLS:
+        raise ComposerError(f"invalid port {spec!r} to expose: use PORT[-END][/PROTOCOL]")
+    if not 0 < int(low) <= int(high or low) <= 65535:
+        raise ComposerError(f"invalid port {spec!r} to expose: use PORT[-END][/PROTOCOL]")
+    return [(n, protocol) for n in range(int(low), int(high or low) + 1)]
+
+
+def parse_publish(flags: RunFlags) -> list[dict[str, Any]]:
+    """`-p` in Compose's long syntax, then `-P`'s entries (exposed ports not already published, random host port)."""
+    from composer.schema.ports import FORMAT_HINT, parse_port
+
+    ports: list[dict[str, Any]] = []
+    for spec in flags.publish:
+        try:
+            ports += parse_port(spec)
+        except ValueError as err:
+            raise ComposerError(f"invalid port {spec!r}: {err}", hint=FORMAT_HINT) from None
+    if flags.publish_all:
+        done = {(p["target"], p["protocol"]) for p in ports}
+        for spec in [*flags.image_exposed, *flags.expose]:
+            for port, protocol in _exposed(spec):
+                if (port, protocol) not in done:
+                    done.add((port, protocol))
+                    ports.append({"mode": "ingress", "target": port, "protocol": protocol})
+    return ports
+
+
 def service_from_flags(flags: RunFlags, *, environ: Mapping[str, str], cwd: str) -> dict[str, Any]:
     """The service mapping `docker run` flags mean, in the shape `config --format json` prints."""
     service: dict[str, Any] = {}
@@ -228,5 +267,17 @@ def service_from_flags(flags: RunFlags, *, environ: Mapping[str, str], cwd: str)
         service["networks"] = {flags.network: endpoint or None}
     elif flags.ip or flags.network_aliases:
         raise ComposerError("--ip and --network-alias need --network NAME")
+    for spec in flags.expose:
+        _exposed(spec)  # checked here, kept as written
+    if flags.expose:
+        service["expose"] = list(flags.expose)
+    ports = parse_publish(flags)
+    if ports and "networks" not in service:
+        if flags.network is None:
+            raise ComposerError("publishing ports (-p/-P) needs a bridge network: add --network NAME "
+                                "(create one with `composer network create NAME`)")
+        ports = []  # host, none, container:NAME: Docker discards published ports too
+    if ports:
+        service["ports"] = ports
     service.update(flags.extra)
     return service

@@ -35,6 +35,8 @@ from composer.runtime.oci.rootfs import is_mounted, mount_rootfs
 DEFAULT_STATE_ROOT = Path("/var/lib/composer")
 DEFAULT_RUN_ROOT = Path("/run/composer")
 DEFAULT_CGROUP_PARENT = "/composer"
+FOREGROUND = "foreground.pid"
+"""In a container's directory: the pid of the foreground `run --rm` that will remove it."""
 LayerDirs = list[Path]
 """An image's unpacked layer directories, lowest first (named: `Engine.list` shadows `list` in the class)."""
 
@@ -195,8 +197,21 @@ class Engine:
         return done
 
     def _exited(self, container_id: str) -> bool:
-        exit_file = self.roots.container(container_id).exit_file
-        return exit_file.exists() and exit_file.read_text().strip().lstrip("-").isdigit()
+        """Exited, and no foreground `run --rm` is still waiting to read its exit code and remove it itself."""
+        paths = self.roots.container(container_id)
+        exit_file = paths.exit_file
+        if not (exit_file.exists() and exit_file.read_text().strip().lstrip("-").isdigit()):
+            return False
+        try:
+            waiter = int((paths.dir / FOREGROUND).read_text())
+        except (OSError, ValueError):
+            return True
+        return not Path(f"/proc/{waiter}").exists()
+
+    def hold_for_foreground(self, container_id: str) -> None:
+        """Mark a `--rm` container as watched by this process (a foreground `run`): the sweep of exited
+        `--rm` containers leaves it to us while we live, so we still get its exit code."""
+        (self.roots.container(container_id).dir / FOREGROUND).write_text(str(os.getpid()))
 
     def _ready(self) -> list[ContainerRecord]:
         if not self._repaired:
@@ -415,18 +430,42 @@ class Engine:
         return NetworkStore(self.roots.state_root, nft_table=self.nft_table)
 
     def _attach_networks(self, record: ContainerRecord, service: Mapping[str, Any]) -> Path | None:
-        """Put the container on its `networks` (own namespace, one veth each); None when it has none."""
+        """Put the container on its `networks` (own namespace, one veth each); None when it has none.
+
+        Published `ports` are checked against the host and other containers before any veth exists, then
+        become DNAT rules to the address on the first network (recorded in `record.ports`).
+        """
         networks = service.get("networks")
+        ports = list(service.get("ports") or ())
         if not networks or service.get("network_mode"):
-            return None
+            if ports and not service.get("network_mode"):
+                raise ComposerError("publishing ports needs a bridge network: add --network NAME "
+                                    "(create one with `composer network create NAME`)")
+            return None  # network_mode host/none/container: Docker ignores published ports too
         from composer.runtime.engine.initfiles import write_init_files
         from composer.runtime.engine.networks import attach_container
 
+        bindings: list[dict[str, str]] = []
+        if ports:
+            from composer.runtime.net import hostports
+
+            claimed = [{**p, "Container": r.name} for r in self._records() if r.id != record.id for p in r.ports]
+            bindings = hostports.bind_all(ports, claimed)
         if isinstance(networks, list):
             networks = {str(n): None for n in networks}
         path, record.networks = attach_container(self.networks, self.roots.run_root / "netns", record.id, networks)
         addresses = [n["IPAddress"] for n in record.networks.values()]
         write_init_files(self.roots.container(record.id).dir / "etc", service, record.hostname, addresses=addresses)
+        if bindings:
+            from composer.planner.ipam import bridge_name
+            from composer.runtime.net import nat
+
+            first = next(iter(record.networks.values()))
+            record.ports = [{**b, "ContainerIp": first["IPAddress"]} for b in bindings]
+            nat.set_port_mappings(record.id, [
+                nat.PortMapping("" if p["HostIp"] == "0.0.0.0" else p["HostIp"], int(p["HostPort"]), p["Protocol"],
+                                p["ContainerIp"], int(p["ContainerPort"])) for p in record.ports
+            ], [bridge_name(first["NetworkID"])], self.nft_table)
         return path
 
     def _joined_namespaces(self, service: Mapping[str, Any]) -> dict[str, str]:
@@ -578,7 +617,11 @@ class Engine:
         self.oci.remove(container_id, force=True)
         if record is None or record.networks or (self.roots.run_root / "netns" / container_id).exists():
             from composer.runtime.engine.networks import detach_container
+            from composer.runtime.net import nat
 
+            if record is None or record.ports or record.networks:  # rules may exist before the record says so
+                with contextlib.suppress(nat.NftError):  # no nft: there cannot be rules either
+                    nat.remove_port_mappings(container_id, self.nft_table)
             detach_container(self.networks, self.roots.run_root / "netns", container_id)
         if record is not None:
             self._release_name(record.name, container_id)

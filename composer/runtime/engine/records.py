@@ -39,6 +39,8 @@ class ContainerRecord:
     auto_remove: bool = False
     leave_stdin_open: bool = False
     networks: dict[str, dict[str, str]] = field(default_factory=dict)
+    ports: list[dict[str, str]] = field(default_factory=list)
+    """Published ports as set up: HostIp, HostPort, Protocol, ContainerPort, ContainerIp (what `port` prints)."""
     path: str = ""
     args: list[str] = field(default_factory=list)
     mounts: list[dict[str, Any]] = field(default_factory=list)

@@ -7,7 +7,7 @@ formats are tested without running anything.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -150,9 +150,44 @@ def inspect(c: Container, spec: Mapping[str, Any] | None = None) -> dict[str, An
                     "Aliases": [a for a in n.get("Aliases", "").split(",") if a] or None,
                 }
                 for name, n in r.networks.items()
-            }
+            },
+            "Ports": ports_doc(c),
         },
     }
+
+
+def _port_key(p: Mapping[str, str]) -> tuple[int, str, str, int]:
+    return int(p["ContainerPort"]), p["Protocol"], p["HostIp"], int(p["HostPort"])
+
+
+def ports_doc(c: Container) -> dict[str, list[dict[str, str]] | None]:
+    """`NetworkSettings.Ports`: `{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}`, exposed-only ports null."""
+    out: dict[str, list[dict[str, str]] | None] = {}
+    for p in sorted(c.record.ports, key=_port_key):
+        found = out.setdefault(f"{p['ContainerPort']}/{p['Protocol']}", [])
+        if found is not None:
+            found.append({"HostIp": p["HostIp"], "HostPort": p["HostPort"]})
+    for spec in c.record.service.get("expose") or ():
+        port, _, protocol = str(spec).partition("/")
+        if port.isdigit():
+            out.setdefault(f"{port}/{protocol or 'tcp'}", None)
+    return out
+
+
+def ports_text(c: Container) -> str:
+    """`docker ps`'s PORTS column: `0.0.0.0:8080->80/tcp, 127.0.0.1:5353->53/udp`."""
+    return ", ".join(f"{p['HostIp']}:{p['HostPort']}->{p['ContainerPort']}/{p['Protocol']}"
+                     for p in sorted(c.record.ports, key=_port_key))
+
+
+def port_lines(ports: Sequence[Mapping[str, str]], private_port: str | None = None) -> list[str]:
+    """`docker port`: `80/tcp -> 0.0.0.0:8080` per mapping, or only `0.0.0.0:8080` for one PRIVATE_PORT[/PROTO]."""
+    chosen = sorted(ports, key=_port_key)
+    if private_port is None:
+        return [f"{p['ContainerPort']}/{p['Protocol']} -> {p['HostIp']}:{p['HostPort']}" for p in chosen]
+    number, _, protocol = private_port.partition("/")
+    return [f"{p['HostIp']}:{p['HostPort']}" for p in chosen
+            if p["ContainerPort"] == number and p["Protocol"] == (protocol or "tcp")]
 
 
 def human_duration(seconds: float) -> str:
@@ -224,7 +259,7 @@ def row(c: Container, now: datetime, *, truncate: bool = True) -> dict[str, Any]
         ),
         "Names": c.record.name,
         "Networks": ",".join(c.record.networks),
-        "Ports": "",
+        "Ports": ports_text(c),
         "RunningFor": human_duration((now - created).total_seconds()) + " ago",
         "Size": "0B",
         "State": c.status,

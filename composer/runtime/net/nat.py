@@ -198,3 +198,108 @@ def remove_iptables_accept(prefix: str) -> None:
         for rule in _accept_rules(prefix):
             while _iptables("-C", chain, *rule).returncode == 0:
                 _iptables("-D", chain, *rule)
+
+
+# -- published ports ---------------------------------------------------------------------------------------------
+#
+# Without a userland proxy (as dockerd with `userland-proxy: false`, or netavark), a published port is only DNAT:
+# `port_pre` rewrites packets arriving for a host address, `port_out` those the host itself sends (curl to
+# 127.0.0.1:8080). A packet from 127.0.0.1 may only leave through the bridge with `route_localnet=1` on it, and is
+# masqueraded (`port_post`) so the container's reply comes back to the bridge address instead of its own loopback.
+# Each mapping is one rule per chain whose comment is the container's ID, so removal finds exactly its rules.
+
+PORT_CHAINS = ("port_pre", "port_out")
+
+
+@dataclass(frozen=True)
+class PortMapping:
+    """One published port: host address (empty = every local address) and port to the container's address and port."""
+
+    host_ip: str
+    host_port: int
+    protocol: str
+    container_ip: str
+    container_port: int
+
+
+def _port_chains_script(table: str) -> str:
+    """The three chains; `create chain` makes the transaction fail (atomically) if they already exist."""
+    t = f"inet {table}"
+    return "\n".join([
+        f"create chain {t} port_pre {{ type nat hook prerouting priority dstnat; policy accept; }}",
+        f"create chain {t} port_out {{ type nat hook output priority -100; policy accept; }}",
+        f"create chain {t} port_post {{ type nat hook postrouting priority srcnat; policy accept; }}",
+        f"add rule {t} port_post ip saddr 127.0.0.0/8 oifname @bridges ct status dnat masquerade",
+        "",
+    ])
+
+
+def _chain_exists(table: str, chain: str) -> bool:
+    result = subprocess.run([nft_binary(), "list", "chain", "inet", table, chain], capture_output=True, text=True)
+    return result.returncode == 0
+
+
+def ensure_port_chains(table: str = DEFAULT_TABLE) -> None:
+    """The port chains once per table (tables made before ports existed get them on first use)."""
+    ensure_table(table)
+    if _chain_exists(table, "port_post"):
+        return
+    result = _nft(_port_chains_script(table), check=False)
+    if result.returncode != 0 and not _chain_exists(table, "port_post"):
+        raise NftError(f"nft failed: {result.stderr.strip()}")
+
+
+def _match(mapping: PortMapping) -> str:
+    """Which packets a mapping takes: to its host address, or to any local one when it has none."""
+    if mapping.host_ip in ("", "0.0.0.0"):
+        where = "fib daddr type local"
+    else:
+        where = f"ip daddr {mapping.host_ip}"
+    return f"meta nfproto ipv4 {where} meta l4proto {mapping.protocol} th dport {mapping.host_port}"
+
+
+def port_rules(mapping: PortMapping, owner: str) -> list[tuple[str, str]]:
+    """(chain, rule text) for one mapping, tagged with `owner` (a container ID)."""
+    action = f"dnat ip to {mapping.container_ip}:{mapping.container_port} comment {json.dumps(owner)}"
+    return [(chain, f"{_match(mapping)} {action}") for chain in PORT_CHAINS]
+
+
+def _owned_handles(table: str, owner: str) -> list[tuple[str, int]]:
+    """(chain, handle) of every port rule whose comment is `owner`."""
+    listing = list_table(table)
+    out = []
+    for item in listing.get("nftables", []):
+        rule = item.get("rule")
+        if rule and rule.get("chain") in PORT_CHAINS and rule.get("comment") == owner:
+            out.append((str(rule["chain"]), int(rule["handle"])))
+    return out
+
+
+def set_port_mappings(owner: str, mappings: list[PortMapping], bridges: list[str],
+                      table: str = DEFAULT_TABLE) -> None:
+    """Make `owner`'s port rules exactly `mappings` (one transaction: old rules out, new in); idempotent."""
+    ensure_port_chains(table)
+    for bridge in bridges:
+        route_localnet(bridge)
+    t = f"inet {table}"
+    lines = [f"delete rule {t} {chain} handle {handle}" for chain, handle in _owned_handles(table, owner)]
+    for mapping in mappings:
+        lines += [f"add rule {t} {chain} {rule}" for chain, rule in port_rules(mapping, owner)]
+    if lines:
+        _nft("\n".join(lines) + "\n")
+
+
+def remove_port_mappings(owner: str, table: str = DEFAULT_TABLE) -> None:
+    """Remove `owner`'s port rules; nothing happens when there are none (or no table)."""
+    if not table_exists(table):
+        return
+    handles = _owned_handles(table, owner)
+    if handles:
+        _nft("".join(f"delete rule inet {table} {chain} handle {handle}\n" for chain, handle in handles))
+
+
+def route_localnet(bridge: str) -> None:
+    """Let packets from 127.0.0.0/8 be routed out through `bridge` (what DNAT of 127.0.0.1 needs)."""
+    path = Path(f"/proc/sys/net/ipv4/conf/{bridge}/route_localnet")
+    if path.exists() and path.read_text().strip() != "1":
+        path.write_text("1\n")
