@@ -12,6 +12,7 @@ the container's lock and is written so that running it again after a crash compl
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -500,14 +501,10 @@ class Engine:
     def _respawn(self, record: ContainerRecord) -> None:
         """A new runc container from the existing bundle, for `start` after an exit (or after a reboot)."""
         paths = self.roots.container(record.id)
-        layers = self.images.layer_dirs(record.image_id)
+        layers = self._layers(record.image_id)
         self.oci.reset(record.id)
-        if not is_mounted(paths.rootfs):
-            mount_rootfs(layers, paths.upper, paths.work, paths.rootfs)
-        spec = paths.config.read_bytes()
-        import json
-
-        self.oci.create(record.id, json.loads(spec), layers, **self._stdio(record))
+        mount_rootfs(layers, paths.upper, paths.work, paths.rootfs)  # a no-op unless a reboot unmounted it
+        self.oci.create(record.id, json.loads(paths.config.read_bytes()), layers, **self._stdio(record))
 
     @staticmethod
     def _stdio(record: ContainerRecord) -> dict[str, Any]:
@@ -528,8 +525,6 @@ class Engine:
         privileged: bool = False,
     ) -> int:
         """Run a command in a running container (`docker exec`); its exit code (0 once started with `detach`)."""
-        import json
-
         from composer.runtime.hostprobe import probe_host
         from composer.runtime.oci.exec import exec_spec, exec_user, run_exec
 
