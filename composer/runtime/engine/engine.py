@@ -417,6 +417,8 @@ class Engine:
             failpoints.hit("create.after-runtime")
             record.phase = "ready"
             records.save(paths.dir, record)
+            if record.networks:
+                self._refresh_hosts(set(record.networks))
             return record
         except BaseException:
             with contextlib.suppress(Exception):
@@ -468,6 +470,32 @@ class Engine:
                                 p["ContainerIp"], int(p["ContainerPort"])) for p in record.ports
             ], [bridge_name(first["NetworkID"])], self.nft_table)
         return path
+
+    def _refresh_hosts(self, networks: set[str], *, leaving: str | None = None) -> None:
+        """Rewrite /etc/hosts of every container on `networks` so it lists its peers on shared networks.
+
+        Name resolution by a managed hosts file: each container sees the names, hostnames, aliases and short
+        IDs of the containers it shares a network with (and no others). Files are rewritten in place (the
+        bind mount follows the inode), under one lock so concurrent creates and removals do not interleave.
+        """
+        from composer.runtime.engine.initfiles import write_init_files
+
+        with locked(self.roots.containers / ".hosts.lock"):
+            members = [r for r in self._records() if r.phase == "ready" and r.networks and r.id != leaving]
+            for record in members:
+                if not networks & set(record.networks):
+                    continue
+                peers: list[tuple[str, list[str]]] = []
+                for other in members:
+                    if other.id == record.id:
+                        continue
+                    for net, info in other.networks.items():
+                        if net in record.networks:
+                            aliases = [a for a in info.get("Aliases", "").split(",") if a]
+                            peers.append((info["IPAddress"], [other.name, *aliases, other.hostname, other.short_id]))
+                addresses = [n["IPAddress"] for n in record.networks.values()]
+                write_init_files(self.roots.container(record.id).dir / "etc", record.service, record.hostname,
+                                 addresses=addresses, peers=peers)
 
     def _joined_namespaces(self, service: Mapping[str, Any]) -> dict[str, str]:
         """`network_mode`/`ipc`/`pid: container:NAME`: the namespaces of that running container."""
@@ -618,6 +646,8 @@ class Engine:
                 with contextlib.suppress(nat.NftError):  # no nft: there cannot be rules either
                     nat.remove_port_mappings(container_id, self.nft_table)
             detach_container(self.networks, self.roots.run_root / "netns", container_id)
+        if record is not None and record.networks:
+            self._refresh_hosts(set(record.networks), leaving=container_id)
         if record is not None:
             self._release_name(record.name, container_id)
             if record.auto_remove and record.volumes:  # `--rm` takes its anonymous volumes, whoever sweeps it

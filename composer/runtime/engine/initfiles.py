@@ -48,8 +48,10 @@ def hosts_file(
     extra_hosts: Any = None,
     host_gateway: str | None = None,
     host_hosts: str | None = None,
+    peers: Sequence[tuple[str, Sequence[str]]] = (),
 ) -> str:
-    """/etc/hosts: the standard entries (or the host's file), `extra_hosts`, then this container's own names."""
+    """/etc/hosts: the standard entries (or the host's file), `extra_hosts`, this container's own names, then
+    its peers on shared networks (address, names), which is how composer resolves service names."""
     text = host_hosts if host_hosts is not None else HOSTS_HEADER
     if text and not text.endswith("\n"):
         text += "\n"
@@ -63,6 +65,8 @@ def hosts_file(
         names = f"{hostname}.{domainname} {hostname}" if domainname else hostname
         for address in addresses:
             text += f"{address}\t{names}\n"
+    for address, peer_names in peers:
+        text += f"{address}\t{' '.join(dict.fromkeys(peer_names))}\n"
     return text
 
 
@@ -116,7 +120,12 @@ def _list(value: Any) -> list[str]:
 
 
 def write_init_files(
-    directory: Path, service: Mapping[str, Any], hostname: str, *, addresses: Sequence[str] = ()
+    directory: Path,
+    service: Mapping[str, Any],
+    hostname: str,
+    *,
+    addresses: Sequence[str] = (),
+    peers: Sequence[tuple[str, Sequence[str]]] = (),
 ) -> list[Mount]:
     """Write hosts, hostname and resolv.conf for a container and return the bind mounts for them."""
     host_network = str(service.get("network_mode") or "") == "host"
@@ -138,6 +147,7 @@ def write_init_files(
             extra_hosts=service.get("extra_hosts"),
             host_hosts=host_hosts,
             addresses=addresses[:1],
+            peers=peers,
         ),
         "hostname": hostname + "\n",
         "resolv.conf": resolv_conf(

@@ -161,3 +161,8 @@ def test_views() -> None:
     assert [human_duration(s) for s in (0.5, 1, 59, 60, 150, 3600, 7200, 86400 * 3)] == [
         "Less than a second", "1 second", "59 seconds", "About a minute", "2 minutes", "About an hour",
         "2 hours", "3 days"]
+
+
+def test_hosts_file_lists_peers_once_per_name() -> None:
+    text = hosts_file("abc", addresses=["10.0.0.2"], peers=[("10.0.0.3", ["web", "www", "web", "0123456789ab"])])
+    assert text.endswith("10.0.0.2\tabc\n10.0.0.3\tweb www 0123456789ab\n")

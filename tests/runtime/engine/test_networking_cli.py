@@ -60,7 +60,8 @@ def test_front_and_back(eng: EngineEnv) -> None:
     assert _ping(eng, "client", web_ip, tries=2)  # same network
     assert not _ping(eng, "client", db_ip)  # other network: isolated
     hosts = eng.cli_process("exec", "web", "cat", "/etc/hosts").stdout
-    assert hosts.splitlines()[-1].startswith(web_ip)
+    own = eng.engine.get("web").record.hostname
+    assert f"{web_ip}\t{own}" in hosts.splitlines()  # its own address and hostname, as Docker writes them
     routes = eng.cli_process("exec", "db", "sh", "-c", "ip route").stdout
     assert "default" not in routes  # internal: no way out
     assert "default via" in eng.cli_process("exec", "web", "sh", "-c", "ip route").stdout
@@ -92,3 +93,28 @@ def test_address_conflicts_are_one_line(eng: EngineEnv) -> None:
     assert r.code == 1
     assert "network no-such-net not found" in r.stderr
     assert eng.cli("ls", "-aq").stdout.count("\n") == 1  # the failed ones left nothing
+
+
+def test_names_resolve_on_shared_networks_and_follow_changes(eng: EngineEnv) -> None:
+    one, two = _subnets(2)
+    front, back = f"{eng.tag}-f", f"{eng.tag}-b"
+    _network(eng, "create", "--subnet", one, front)
+    _network(eng, "create", "--subnet", two, back)
+    eng.cli("run", "-d", "--name", "client", "--network", front, BASE, "sleep", "100")
+    eng.cli("run", "-d", "--name", "web", "--network", front, "--network-alias", "www", BASE, "sleep", "100")
+    eng.cli("run", "-d", "--name", "db", "--network", back, BASE, "sleep", "100")
+    assert _ping(eng, "client", "web", tries=2)  # by name
+    assert _ping(eng, "client", "www")  # by alias
+    hosts = eng.cli_process("exec", "client", "cat", "/etc/hosts").stdout
+    assert "db" not in hosts.split()  # another network's names do not resolve
+    old = _ip(eng, "web", front)
+    assert eng.cli("rm", "-f", "web").code == 0
+    assert "web" not in eng.cli_process("exec", "client", "cat", "/etc/hosts").stdout.split()
+    fixed = str(ipaddress.IPv4Network(one).network_address + 77)
+    eng.cli("run", "-d", "--name", "web", "--network", front, "--ip", fixed, BASE, "sleep", "100")
+    assert fixed != old
+    lines = eng.cli_process("exec", "client", "cat", "/etc/hosts").stdout.splitlines()
+    assert any(line.startswith(fixed) and "web" in line.split() for line in lines)  # no restart of client
+    assert _ping(eng, "client", "web", tries=2)
+    assert eng.cli("rm", "-f", "client", "web", "db").code == 0
+    _network(eng, "rm", front, back)
