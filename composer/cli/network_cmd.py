@@ -135,3 +135,26 @@ def prune(force: bool) -> None:
         click.echo("Deleted Networks:")
         for name in removed:
             click.echo(name)
+
+
+@network.command("connect")
+@click.option("--ip", help="IPv4 address.")
+@click.option("--alias", "aliases", multiple=True, help="Add network-scoped alias for the container.")
+@click.argument("name")
+@click.argument("container")
+def connect(ip: str | None, aliases: tuple[str, ...], name: str, container: str) -> None:
+    """Connect a container to a network."""
+    from composer.cli.container_cmd import engine
+
+    engine().connect(container, name, ip=ip, aliases=aliases)
+
+
+@network.command("disconnect")
+@click.option("-f", "--force", is_flag=True, help="Force the container to disconnect from a network.")
+@click.argument("name")
+@click.argument("container")
+def disconnect(force: bool, name: str, container: str) -> None:
+    """Disconnect a container from a network."""
+    from composer.cli.container_cmd import engine
+
+    engine().disconnect(container, name)

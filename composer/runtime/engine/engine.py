@@ -497,6 +497,39 @@ class Engine:
                 write_init_files(self.roots.container(record.id).dir / "etc", record.service, record.hostname,
                                  addresses=addresses, peers=peers)
 
+    def connect(self, ref: str, network: str, *, ip: str | None = None, aliases: Sequence[str] = ()) -> None:
+        """`network connect`: one more interface for a container made on networks (running or not)."""
+        from composer.runtime.engine.networks import attach_container
+
+        record = self.resolve(ref)
+        with self._locked(record.id):
+            if not record.networks:
+                raise ComposerError(f"container {record.name} has no network namespace of its own to connect: "
+                                    "create it with --network NAME")
+            target = self.networks.get(network)
+            if target.name in record.networks:
+                raise ComposerError(f"container {record.name} is already connected to network {target.name}")
+            cfg = {"ipv4_address": ip, "aliases": list(aliases)}
+            _, added = attach_container(self.networks, self.roots.run_root / "netns", record.id, {target.name: cfg},
+                                        first_index=len(record.networks), default_route=False)
+            record.networks.update(added)
+            records.save(self.roots.container(record.id).dir, record)
+        self._refresh_hosts(set(record.networks))
+
+    def disconnect(self, ref: str, network: str) -> None:
+        """`network disconnect`: remove the container's interface and address on one network."""
+        from composer.runtime.engine.networks import detach_network
+
+        record = self.resolve(ref)
+        with self._locked(record.id):
+            target = self.networks.get(network)
+            if target.name not in record.networks:
+                raise ComposerError(f"container {record.name} is not connected to network {target.name}")
+            detach_network(self.networks, record.id, target.id)
+            del record.networks[target.name]
+            records.save(self.roots.container(record.id).dir, record)
+        self._refresh_hosts({target.name, *record.networks})
+
     def _joined_namespaces(self, service: Mapping[str, Any]) -> dict[str, str]:
         """`network_mode`/`ipc`/`pid: container:NAME`: the namespaces of that running container."""
         out = {}

@@ -180,10 +180,12 @@ class NetworkStore:
             self._save(record)
             return record, address
 
-    def release(self, container_id: str) -> None:
-        """Give back every address a container holds (on removal)."""
+    def release(self, container_id: str, *, network_id: str | None = None) -> None:
+        """Give back the addresses a container holds: all of them (removal), or on one network (disconnect)."""
         with self._lock():
             for record in self.records():
+                if network_id not in (None, record.id):
+                    continue
                 if record.leases.pop(container_id, None) is not None:
                     self._save(record)
 
@@ -224,7 +226,13 @@ def _priority(cfg: Mapping[str, Any] | None) -> int:
 
 
 def attach_container(
-    store: NetworkStore, netns_dir: Path, container_id: str, networks: Mapping[str, Mapping[str, Any] | None]
+    store: NetworkStore,
+    netns_dir: Path,
+    container_id: str,
+    networks: Mapping[str, Mapping[str, Any] | None],
+    *,
+    first_index: int = 0,
+    default_route: bool = True,
 ) -> tuple[Path, dict[str, dict[str, str]]]:
     """A network namespace for the container with one interface per network (eth0, eth1... in the order given).
 
@@ -237,9 +245,9 @@ def attach_container(
 
     path = netns.create(netns_dir, container_id)
     ordered = list(networks.items())
-    gateway_net = max(ordered, key=lambda item: _priority(item[1]))[0] if ordered else None
+    gateway_net = max(ordered, key=lambda item: _priority(item[1]))[0] if ordered and default_route else None
     out: dict[str, dict[str, str]] = {}
-    for index, (name, cfg) in enumerate(ordered):
+    for index, (name, cfg) in enumerate(ordered, start=first_index):
         cfg = cfg or {}
         record, address = store.lease(name, container_id, cfg.get("ipv4_address"))
         addressing = record.addressing()
@@ -258,6 +266,14 @@ def attach_container(
                      "IPPrefixLen": str(addressing.subnet.prefixlen), "MacAddress": mac,
                      "Aliases": ",".join(str(a) for a in cfg.get("aliases") or ())}
     return path, out
+
+
+def detach_network(store: NetworkStore, container_id: str, network_id: str) -> None:
+    """Take one network's interface and lease away from a container (`network disconnect`)."""
+    from composer.runtime.net import veth
+
+    veth.detach(ipam.veth_host_name(container_id, network_id))
+    store.release(container_id, network_id=network_id)
 
 
 def detach_container(store: NetworkStore, netns_dir: Path, container_id: str) -> None:

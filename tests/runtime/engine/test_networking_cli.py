@@ -118,3 +118,26 @@ def test_names_resolve_on_shared_networks_and_follow_changes(eng: EngineEnv) -> 
     assert _ping(eng, "client", "web", tries=2)
     assert eng.cli("rm", "-f", "client", "web", "db").code == 0
     _network(eng, "rm", front, back)
+
+
+def test_network_connect_and_disconnect(eng: EngineEnv) -> None:
+    one, two = _subnets(2)
+    first, second = f"{eng.tag}-1", f"{eng.tag}-2"
+    _network(eng, "create", "--subnet", one, first)
+    _network(eng, "create", "--subnet", two, second)
+    eng.cli("run", "-d", "--name", "a", "--network", first, BASE, "sleep", "100")
+    eng.cli("run", "-d", "--name", "b", "--network", second, BASE, "sleep", "100")
+    assert not _ping(eng, "a", "b")  # no shared network, no name
+    _network(eng, "connect", "--alias", "alpha", second, "a")
+    assert set(json.loads(eng.cli("inspect", "a").stdout)[0]["NetworkSettings"]["Networks"]) == {first, second}
+    assert "eth1" in eng.cli_process("exec", "a", "sh", "-c", "ip -o link").stdout
+    assert _ping(eng, "a", "b", tries=2)
+    assert _ping(eng, "b", "alpha", tries=2)
+    again = run_cli(eng.tmp, ["network", "connect", second, "a"], env=eng.env)
+    assert again.code == 1
+    assert "already connected" in again.stderr
+    _network(eng, "disconnect", second, "a")
+    assert "eth1" not in eng.cli_process("exec", "a", "sh", "-c", "ip -o link").stdout
+    assert "alpha" not in eng.cli_process("exec", "b", "cat", "/etc/hosts").stdout
+    assert eng.cli("rm", "-f", "a", "b").code == 0
+    _network(eng, "rm", first, second)
