@@ -40,14 +40,17 @@ def network() -> None:
 @click.option("--ip-range", help="Allocate container IPs from a sub-range.")
 @click.option("--aux-address", "aux", multiple=True, help="Auxiliary IPv4 addresses (name=ip).")
 @click.option("--internal", is_flag=True, help="Restrict external access to the network.")
+@click.option("--ipv6", is_flag=True, help="Enable IPv6 networking (not supported yet: refused).")
 @click.option("-l", "--label", "labels", multiple=True, help="Set metadata on a network.")
 @click.option("-o", "--opt", "opts", multiple=True, help="Set driver specific options.")
 @click.argument("name")
 def create(driver: str, subnet: str | None, gateway: str | None, ip_range: str | None, aux: tuple[str, ...],
-           internal: bool, labels: tuple[str, ...], opts: tuple[str, ...], name: str) -> None:
+           internal: bool, ipv6: bool, labels: tuple[str, ...], opts: tuple[str, ...], name: str) -> None:
     """Create a network; prints its ID."""
     from composer.errors import ComposerError
 
+    if ipv6:
+        raise ComposerError("IPv6 networks are not supported yet: composer's bridges are IPv4 only")
     if driver != "bridge":
         raise ComposerError(f"network driver {driver!r} is not supported yet: use bridge")
     entry: dict[str, Any] = {}

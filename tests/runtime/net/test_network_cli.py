@@ -95,7 +95,8 @@ def test_automatic_subnets_avoid_the_host_and_each_other(net: Net) -> None:
 
 
 def test_bad_names_and_drivers_are_one_line(net: Net) -> None:
-    for args in (["create", "host"], ["create", "bad name"], ["create", "-d", "overlay", "x"], ["rm", "nope"]):
+    for args in (["create", "host"], ["create", "bad name"], ["create", "-d", "overlay", "x"], ["rm", "nope"],
+                 ["create", "--ipv6", "x"]):
         r = net.cli(*args)
         assert r.code == 1, args
         assert r.stderr.startswith("composer: error: "), args
