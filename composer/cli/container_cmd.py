@@ -92,6 +92,9 @@ def _run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         _multi("--dns-search", help="Set custom DNS search domains."),
         _multi("--dns-option", help="Set DNS options."),
         _multi("--add-host", help="Add a custom host-to-IP mapping (host:ip)."),
+        _multi("--volumes-from", help="Mount volumes from the specified container(s) (NAME[:ro|rw]).",
+               metavar="CONTAINER"),
+        _multi("--link", help="Add link to another container (NAME[:ALIAS]).", metavar="CONTAINER"),
         click.option("--oom-score-adj", type=int, help="Tune host's OOM preferences (-1000 to 1000)."),
         _multi("-p", "--publish", help="Publish a container's port(s) to the host ([IP:][HOST:]PORT[/PROTO]).",
                metavar="LIST"),
@@ -159,6 +162,8 @@ def _request(opts: dict[str, Any], *, leave_stdin_open: bool = True) -> Any:
         dns_search=opts["dns_search"],
         dns_option=opts["dns_option"],
         add_host=opts["add_host"],
+        volumes_from=opts["volumes_from"],
+        links=opts["link"],
         oom_score_adj=opts["oom_score_adj"],
         publish=opts["publish"],
         publish_all=opts["publish_all"],
@@ -463,6 +468,14 @@ def unpause(refs: tuple[str, ...]) -> int:
     """Unpause all processes within one or more containers."""
     eng = engine()
     return _each(refs, eng.unpause)
+
+
+@container.command("rename")
+@click.argument("ref")
+@click.argument("new_name")
+def rename(ref: str, new_name: str) -> None:
+    """Rename a container."""
+    engine().rename(ref, new_name)
 
 
 @container.command("rm")

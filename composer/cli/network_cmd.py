@@ -1,4 +1,5 @@
-"""`composer network ...`: bridge networks of the native engine, with `docker network`'s flags and output.
+"""`composer network ...`: bridge, macvlan and ipvlan networks of the native engine, with `docker network`'s
+flags and output.
 
 Networks live under `COMPOSER_ROOT` (default /var/lib/composer); `COMPOSER_NFT_TABLE` names composer's
 nftables table (default `composer`; tests use their own).
@@ -34,7 +35,7 @@ def network() -> None:
 
 
 @network.command("create")
-@click.option("-d", "--driver", default="bridge", help="Driver to manage the network (bridge).")
+@click.option("-d", "--driver", default="bridge", help="Driver to manage the network (bridge, macvlan, ipvlan).")
 @click.option("--subnet", help="Subnet in CIDR format.")
 @click.option("--gateway", help="IPv4 gateway for the subnet.")
 @click.option("--ip-range", help="Allocate container IPs from a sub-range.")
@@ -42,7 +43,8 @@ def network() -> None:
 @click.option("--internal", is_flag=True, help="Restrict external access to the network.")
 @click.option("--ipv6", is_flag=True, help="Enable IPv6 networking (not supported yet: refused).")
 @click.option("-l", "--label", "labels", multiple=True, help="Set metadata on a network.")
-@click.option("-o", "--opt", "opts", multiple=True, help="Set driver specific options.")
+@click.option("-o", "--opt", "opts", multiple=True,
+              help="Set driver specific options (macvlan/ipvlan: parent=LINK, macvlan_mode, ipvlan_mode=l2|l3).")
 @click.argument("name")
 def create(driver: str, subnet: str | None, gateway: str | None, ip_range: str | None, aux: tuple[str, ...],
            internal: bool, ipv6: bool, labels: tuple[str, ...], opts: tuple[str, ...], name: str) -> None:
@@ -51,8 +53,6 @@ def create(driver: str, subnet: str | None, gateway: str | None, ip_range: str |
 
     if ipv6:
         raise ComposerError("IPv6 networks are not supported yet: composer's bridges are IPv4 only")
-    if driver != "bridge":
-        raise ComposerError(f"network driver {driver!r} is not supported yet: use bridge")
     entry: dict[str, Any] = {}
     if subnet:
         entry["subnet"] = subnet
@@ -63,7 +63,7 @@ def create(driver: str, subnet: str | None, gateway: str | None, ip_range: str |
     if aux:
         entry["aux_addresses"] = dict(a.split("=", 1) for a in aux if "=" in a)
     record = store().create(name, ipam_config=[entry] if entry else [], internal=internal,
-                            labels=_pairs(labels), options=_pairs(opts))
+                            labels=_pairs(labels), options=_pairs(opts), driver=driver)
     click.echo(record.id)
 
 
@@ -79,7 +79,7 @@ def _pairs(items: tuple[str, ...]) -> dict[str, str]:
 @click.option("--no-trunc", is_flag=True, help="Do not truncate the output.")
 def ls(quiet: bool, fmt: str | None, no_trunc: bool) -> None:
     """List networks."""
-    rows = [{"ID": r.id if no_trunc else r.id[:12], "Name": r.name, "Driver": "bridge", "Scope": "local",
+    rows = [{"ID": r.id if no_trunc else r.id[:12], "Name": r.name, "Driver": r.driver, "Scope": "local",
              "Internal": str(r.internal).lower(), "Labels": ",".join(f"{k}={v}" for k, v in sorted(r.labels.items())),
              "CreatedAt": r.created} for r in store().records() if r.phase == "ready"]
     if quiet:

@@ -60,6 +60,8 @@ class RunFlags:
     dns_search: Sequence[str] = ()
     dns_option: Sequence[str] = ()
     add_host: Sequence[str] = ()
+    volumes_from: Sequence[str] = ()
+    links: Sequence[str] = ()
     oom_score_adj: int | None = None
     publish: Sequence[str] = ()
     publish_all: bool = False
@@ -240,6 +242,8 @@ def service_from_flags(flags: RunFlags, *, environ: Mapping[str, str], cwd: str)
         ("dns_search", flags.dns_search),
         ("dns_opt", flags.dns_option),
         ("extra_hosts", flags.add_host),
+        ("volumes_from", flags.volumes_from),
+        ("links", flags.links),
     ):
         if values:
             service[key] = list(values)

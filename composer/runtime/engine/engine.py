@@ -282,6 +282,10 @@ class Engine:
             _check_name(name)
             owner = self._name_owner(name)
             if owner is not None and owner != container_id:
+                held = records.load(self.roots.containers / owner)
+                if held is not None and held.name != name:  # a rename killed before it released the old name
+                    owner = None
+            if owner is not None and owner != container_id:
                 raise ComposerError(
                     f'the container name "/{name}" is already in use by container "{owner}": '
                     "remove or rename that container to reuse the name"
@@ -302,6 +306,22 @@ class Engine:
         path = self._name_file(name) if name else None
         if path is not None and self._name_owner_raw(path) == container_id:
             path.unlink(missing_ok=True)
+
+    def rename(self, ref: str, new_name: str) -> ContainerRecord:
+        """Give a container another name (`docker rename`); peers' hosts files follow."""
+        record = self.resolve(ref)
+        with self._locked(record.id):
+            old = record.name
+            if new_name.removeprefix("/") == old:
+                return record
+            with locked(self.roots.containers / ".names.lock"):
+                record.name = self._reserve_name(new_name, record.id)
+            records.save(self.roots.container(record.id).dir, record)
+            with locked(self.roots.containers / ".names.lock"):
+                self._release_name(old, record.id)
+        if record.networks:
+            self._refresh_hosts(set(record.networks))
+        return record
 
     @staticmethod
     def _name_owner_raw(path: Path) -> str | None:
@@ -440,7 +460,11 @@ class Engine:
         """
         networks = service.get("networks")
         ports = list(service.get("ports") or ())
+        links = _parse_links(service.get("links"))
         if not networks or service.get("network_mode"):
+            if links:
+                raise ComposerError(f"links: container {links[0][0]!r} can only be linked over a network both "
+                                    "containers are on: add --network NAME")
             if ports and not service.get("network_mode"):
                 raise ComposerError("publishing ports needs a bridge network: add --network NAME "
                                     "(create one with `composer network create NAME`)")
@@ -456,7 +480,17 @@ class Engine:
             bindings = hostports.bind_all(ports, claimed)
         if isinstance(networks, list):
             networks = {str(n): None for n in networks}
+        linked = [self.resolve(ref) for ref, _ in links]  # a missing one fails before anything is attached
+        if ports:
+            first_net = self.networks.get(str(next(iter(networks))))
+            if first_net.driver != "bridge":
+                raise ComposerError(f"publishing ports needs a bridge network: {first_net.name} is {first_net.driver}")
         path, record.networks = attach_container(self.networks, self.roots.run_root / "netns", record.id, networks)
+        mine = {n["NetworkID"] for n in record.networks.values()}
+        for other, (ref, _) in zip(linked, links, strict=True):
+            if not mine & {n.get("NetworkID") for n in other.networks.values()}:
+                raise ComposerError(f"links: container {ref!r} shares no network with this container: "
+                                    "connect both to one network")
         addresses = [n["IPAddress"] for n in record.networks.values()]
         write_init_files(self.roots.container(record.id).dir / "etc", service, record.hostname, addresses=addresses)
         if bindings:
@@ -475,7 +509,8 @@ class Engine:
         """Rewrite /etc/hosts of every container on `networks` so it lists its peers on shared networks.
 
         Name resolution by a managed hosts file: each container sees the names, hostnames, aliases and short
-        IDs of the containers it shares a network with (and no others). Files are rewritten in place (the
+        IDs of the containers it shares a network with (and no others), and first its `links` (alias and name of
+        the linked container, at its address on the first network they share). Files are rewritten in place (the
         bind mount follows the inode), under one lock so concurrent creates and removals do not interleave.
         """
         from composer.runtime.engine.initfiles import write_init_files
@@ -485,7 +520,7 @@ class Engine:
             for record in members:
                 if not networks & set(record.networks):
                     continue
-                peers: list[tuple[str, list[str]]] = []
+                peers: list[tuple[str, list[str]]] = _link_entries(record, members)
                 for other in members:
                     if other.id == record.id:
                         continue
@@ -747,8 +782,9 @@ def _bind_mounts(
 ) -> list[Any]:
     """Mounts from the service's long-syntax `volumes`: binds, tmpfs, and volumes from `store` (a VolumeStore,
     its lock held): named ones made on first use, anonymous ones for an empty source and for every image
-    `VOLUME` nothing else covers (Docker does that). Names used go to `claimed`; on an error the anonymous
-    volumes this call made are removed again (nothing refers to them yet)."""
+    `VOLUME` nothing else covers (Docker does that), and `volumes_from`: the source containers' volumes and binds
+    at their destinations (the service's own `volumes` win over them). Names used go to `claimed`; on an error the
+    anonymous volumes this call made are removed again (nothing refers to them yet)."""
     from composer.planner.ocispec import Mount
     from composer.runtime.engine import volumes as vols
 
@@ -757,8 +793,9 @@ def _bind_mounts(
     specs = list(service.get("volumes") or ())
     covered = {str(v.get("target") or "").rstrip("/") or "/" for v in specs if isinstance(v, Mapping)}
     covered |= {str(t).partition(":")[0].rstrip("/") or "/" for t in service.get("tmpfs") or ()}
+    out = _volumes_from(service, store, claimed, covered)
+    covered |= {m.destination.rstrip("/") or "/" for m in out}
     specs += [{"type": "volume", "target": t} for t in image_volumes if (t.rstrip("/") or "/") not in covered]
-    out = []
     try:
         for volume in specs:
             if not isinstance(volume, Mapping):
@@ -809,4 +846,47 @@ def _seccomp_files(service: Mapping[str, Any]) -> dict[str, str]:
                 out[value] = Path(value).read_text()
             except OSError as err:
                 raise ComposerError(f"security_opt: cannot read seccomp profile {value}: {err.strerror}")
+    return out
+
+
+def _volumes_from(service: Mapping[str, Any], store: Any, claimed: list[str], covered: set[str]) -> list[Any]:
+    """`volumes_from` as mounts, minus destinations the service's own volumes or tmpfs take (those win)."""
+    from composer.planner.ocispec import Mount
+    from composer.runtime.engine.volumes import volumes_from_mounts
+
+    specs = [str(s) for s in service.get("volumes_from") or ()]
+    if not specs:
+        return []
+    if store is None:
+        raise ComposerError("volumes_from: no volume store")
+    mounts = volumes_from_mounts(store, specs, claimed)
+    return [Mount(str(m["destination"]), str(m["source"]), "bind", tuple(m["options"])) for m in mounts
+            if (str(m["destination"]).rstrip("/") or "/") not in covered]
+
+
+def _parse_links(value: Any) -> list[tuple[str, str]]:
+    """`links` (`NAME_OR_ID:ALIAS` or `NAME`) as (container reference, alias); the alias defaults to the reference."""
+    out = []
+    for item in value or ():
+        ref, _, alias = str(item).partition(":")
+        if not ref:
+            raise ComposerError(f"links {item!r}: no container named (use NAME or NAME:ALIAS)")
+        out.append((ref.removeprefix("/"), alias or ref.removeprefix("/")))
+    return out
+
+
+def _link_entries(record: ContainerRecord, members: Sequence[ContainerRecord]) -> list[tuple[str, list[str]]]:
+    """Hosts entries for `record`'s links: (address of the linked container on a shared network, [alias, name])."""
+    out: list[tuple[str, list[str]]] = []
+    for ref, alias in _parse_links(record.service.get("links")):
+        other = next((m for m in members if m.id != record.id and ref in (m.id, m.name)), None)
+        if other is None:
+            prefixed = [m for m in members if m.id != record.id and m.id.startswith(ref)]
+            other = prefixed[0] if len(prefixed) == 1 else None
+        if other is None:
+            continue  # gone (or not on any network now): nothing to resolve
+        theirs = {n.get("NetworkID"): n for n in other.networks.values()}
+        shared = next((theirs[n["NetworkID"]] for n in record.networks.values() if n["NetworkID"] in theirs), None)
+        if shared is not None:
+            out.append((shared["IPAddress"], [alias, other.name]))
     return out

@@ -1,10 +1,14 @@
-"""Bridge networks of the native engine: records, address leases, and the bridge + NAT rules behind them.
+"""Networks of the native engine: records, address leases, and the bridge + NAT rules behind them.
 
 A network is `<state root>/networks/<id>.json` (name, subnet, gateway, options, labels, leases) plus what
 exists in the kernel: a Linux bridge named from its ID (`ipam.bridge_name`) and its elements in composer's
 nftables table. Every change holds `<state root>/networks/.lock`, so two commands never pick the same
 subnet or lease the same address. Records are written before the kernel objects exist (`phase: creating`)
 and kernel objects are removed before the record goes, so running a killed command again completes it.
+
+`macvlan` and `ipvlan` networks (`driver_opts.parent`) have no kernel objects of their own: no bridge, no NAT.
+A container on one gets a sub-interface of the parent link in its namespace (`composer.runtime.net.sublink`);
+the record remembers that namespace per lease, so `network disconnect` can find the interface again.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from composer.runtime.fsutil import write_atomic
 NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 PREDEFINED = ("none", "host", "bridge")
 """Docker's predefined network names; `bridge` (docker0) has no composer counterpart yet."""
+DRIVERS = ("bridge", "macvlan", "ipvlan")
 
 
 @dataclass(slots=True)
@@ -45,6 +50,16 @@ class NetworkRecord:
     options: dict[str, str] = field(default_factory=dict)
     phase: str = "creating"
     leases: dict[str, str] = field(default_factory=dict)
+    driver: str = "bridge"
+    default_route: bool = True
+    """Containers get a default route through the gateway (macvlan/ipvlan: only when a gateway was given)."""
+    namespaces: dict[str, str] = field(default_factory=dict)
+    """macvlan/ipvlan: container ID -> the namespace its sub-interface lives in."""
+
+    @property
+    def sublink(self) -> bool:
+        """True for macvlan/ipvlan: a sub-interface of `options["parent"]`, no bridge and no NAT."""
+        return self.driver != "bridge"
 
     @property
     def bridge(self) -> str:
@@ -108,14 +123,23 @@ class NetworkStore:
         labels: Mapping[str, str] | None = None,
         options: Mapping[str, str] | None = None,
         exist_ok: bool = False,
+        driver: str = "bridge",
     ) -> NetworkRecord:
-        """A bridge network with a subnet that collides with nothing the host routes; the bridge and NAT rules."""
+        """A network with a subnet that collides with nothing the host routes; for a bridge network the bridge and
+        NAT rules, for macvlan/ipvlan nothing in the kernel (its parent link must exist)."""
         import secrets
 
         from composer.runtime.net import bridge, host_routes, nat
 
         if not NAME_RE.fullmatch(name) or name in PREDEFINED:
             raise ComposerError(f"invalid network name {name!r}: use [a-zA-Z0-9][a-zA-Z0-9_.-]*, not none/host/bridge")
+        if driver not in DRIVERS:
+            raise ComposerError(f"network driver {driver!r} is not supported: use {', '.join(DRIVERS)}")
+        if driver != "bridge":
+            from composer.runtime.net import sublink
+
+            sublink.check_options(driver, dict(options or {}))
+            sublink.parent_index(driver, str((options or {})["parent"]))
         with self._lock():
             existing = next((r for r in self.records() if r.name == name), None)
             if existing is not None and existing.phase == "ready":
@@ -139,11 +163,14 @@ class NetworkStore:
                     internal=internal,
                     labels=dict(labels or {}),
                     options=dict(options or {}),
+                    driver=driver,
+                    default_route=driver == "bridge" or config.gateway is not None,
                 )
                 self._save(record)
             addressing = record.addressing()
-            bridge.create(record.bridge, ipam.interface_address(addressing, addressing.gateway))
-            nat.add_network(nat.NatNetwork(record.bridge, addressing.subnet, record.internal), self.nft_table)
+            if not record.sublink:
+                bridge.create(record.bridge, ipam.interface_address(addressing, addressing.gateway))
+                nat.add_network(nat.NatNetwork(record.bridge, addressing.subnet, record.internal), self.nft_table)
             record.phase = "ready"
             self._save(record)
             return record
@@ -157,16 +184,19 @@ class NetworkStore:
             if record.leases:
                 attached = ", ".join(sorted(c[:12] for c in record.leases))
                 raise ComposerError(f"network {record.name} has active endpoints ({attached}): remove them first")
-            nat.remove_network(nat.NatNetwork(record.bridge, IPv4Network(record.subnet), record.internal),
-                               self.nft_table)
-            bridge.delete(record.bridge)
+            if not record.sublink:  # macvlan/ipvlan: nothing of the parent link is touched
+                nat.remove_network(nat.NatNetwork(record.bridge, IPv4Network(record.subnet), record.internal),
+                                   self.nft_table)
+                bridge.delete(record.bridge)
             self._path(record.id).unlink(missing_ok=True)
             return record
 
     # -- leases --------------------------------------------------------------------------------------
 
-    def lease(self, ref: str, container_id: str, requested: str | None = None) -> tuple[NetworkRecord, IPv4Address]:
-        """An address on the network for a container (the same one again if it already has one)."""
+    def lease(self, ref: str, container_id: str, requested: str | None = None,
+              netns: Path | None = None) -> tuple[NetworkRecord, IPv4Address]:
+        """An address on the network for a container (the same one again if it already has one); a macvlan/ipvlan
+        network also records the container's namespace `netns`."""
         with self._lock():
             record = self.get(ref)
             if record.phase != "ready":
@@ -177,6 +207,8 @@ class NetworkStore:
             taken = [IPv4Address(a) for a in record.leases.values()]
             address = ipam.allocate_address(record.addressing(), taken, wanted)
             record.leases[container_id] = str(address)
+            if record.sublink and netns is not None:
+                record.namespaces[container_id] = str(netns)
             self._save(record)
             return record, address
 
@@ -186,7 +218,8 @@ class NetworkStore:
             for record in self.records():
                 if network_id not in (None, record.id):
                     continue
-                if record.leases.pop(container_id, None) is not None:
+                gone = record.namespaces.pop(container_id, None) is not None
+                if record.leases.pop(container_id, None) is not None or gone:
                     self._save(record)
 
     # -- views -----------------------------------------------------------------------------------------
@@ -198,7 +231,7 @@ class NetworkStore:
             "Id": record.id,
             "Created": record.created,
             "Scope": "local",
-            "Driver": "bridge",
+            "Driver": record.driver,
             "EnableIPv6": False,
             "IPAM": {"Driver": "default", "Options": None,
                      "Config": [{"Subnet": record.subnet, "Gateway": record.gateway,
@@ -209,7 +242,8 @@ class NetworkStore:
             "ConfigOnly": False,
             "Containers": {cid: {"IPv4Address": f"{ip}/{IPv4Network(record.subnet).prefixlen}"}
                            for cid, ip in sorted(record.leases.items())},
-            "Options": {"com.docker.network.bridge.name": record.bridge, **record.options},
+            "Options": {**({} if record.sublink else {"com.docker.network.bridge.name": record.bridge}),
+                        **record.options},
             "Labels": dict(record.labels),
         }
 
@@ -249,30 +283,64 @@ def attach_container(
     out: dict[str, dict[str, str]] = {}
     for index, (name, cfg) in enumerate(ordered, start=first_index):
         cfg = cfg or {}
-        record, address = store.lease(name, container_id, cfg.get("ipv4_address"))
+        record, address = store.lease(name, container_id, cfg.get("ipv4_address"), path)
         addressing = record.addressing()
         mac = str(cfg.get("mac_address") or ipam.mac_address(address))
-        veth.attach(
-            path,
-            host_name=ipam.veth_host_name(container_id, record.id),
-            peer_temp_name=ipam.veth_peer_temp_name(container_id, record.id),
-            ifname=ipam.container_ifname(index),
-            bridge=record.bridge,
-            address=ipam.interface_address(addressing, address),
-            mac=mac,
-            gateway=addressing.gateway if name == gateway_net and not record.internal else None,
-        )
+        if record.sublink:
+            _attach_sublink(record, path, index, address, mac, route=name == gateway_net)
+        else:
+            veth.attach(
+                path,
+                host_name=ipam.veth_host_name(container_id, record.id),
+                peer_temp_name=ipam.veth_peer_temp_name(container_id, record.id),
+                ifname=ipam.container_ifname(index),
+                bridge=record.bridge,
+                address=ipam.interface_address(addressing, address),
+                mac=mac,
+                gateway=addressing.gateway if name == gateway_net and not record.internal else None,
+            )
         out[name] = {"NetworkID": record.id, "IPAddress": str(address), "Gateway": str(addressing.gateway),
                      "IPPrefixLen": str(addressing.subnet.prefixlen), "MacAddress": mac,
                      "Aliases": ",".join(str(a) for a in cfg.get("aliases") or ())}
     return path, out
 
 
+def _attach_sublink(record: NetworkRecord, path: Path, index: int, address: IPv4Address, mac: str,
+                    *, route: bool) -> None:
+    """A macvlan/ipvlan interface of the network's parent link as `eth<index>` in the namespace at `path`."""
+    from composer.runtime.net import sublink
+
+    addressing = record.addressing()
+    sublink.attach(
+        path,
+        kind=record.driver,
+        parent=record.options["parent"],
+        mode=record.options.get(f"{record.driver}_mode"),
+        ifname=ipam.container_ifname(index),
+        address=ipam.interface_address(addressing, address),
+        mac=mac,
+        gateway=addressing.gateway if route and record.default_route and not record.internal else None,
+    )
+
+
+def _detach_sublink(record: NetworkRecord, container_id: str, netns: Path | None) -> None:
+    from composer.runtime.net import sublink
+
+    where = netns if netns is not None else record.namespaces.get(container_id)
+    address = record.leases.get(container_id)
+    if where and address:
+        sublink.detach(Path(where), address)
+
+
 def detach_network(store: NetworkStore, container_id: str, network_id: str) -> None:
     """Take one network's interface and lease away from a container (`network disconnect`)."""
     from composer.runtime.net import veth
 
-    veth.detach(ipam.veth_host_name(container_id, network_id))
+    record = next((r for r in store.records() if r.id == network_id), None)
+    if record is not None and record.sublink:
+        _detach_sublink(record, container_id, None)
+    else:
+        veth.detach(ipam.veth_host_name(container_id, network_id))
     store.release(container_id, network_id=network_id)
 
 
@@ -284,7 +352,10 @@ def detach_container(store: NetworkStore, netns_dir: Path, container_id: str) ->
     from composer.runtime.net import netns, veth
 
     for record in leased:
-        veth.detach(ipam.veth_host_name(container_id, record.id))
+        if record.sublink:
+            _detach_sublink(record, container_id, netns_dir / container_id)
+        else:
+            veth.detach(ipam.veth_host_name(container_id, record.id))
     store.release(container_id)
     netns.delete(netns_dir, container_id)
     netns.release_dir(netns_dir)

@@ -1,7 +1,8 @@
 """How containers look to users: `docker inspect`'s document, `docker ps` rows and their JSON form.
 
 Pure functions of a `Container` (record + live state + paths) and the current time, so the output
-formats are tested without running anything.
+formats are tested without running anything; the one exception is the health and restart files beside
+the container (`runtime/health.py`, `runtime/restarts.py`), read only where they exist.
 """
 
 from __future__ import annotations
@@ -9,9 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from composer.runtime.engine.engine import Container
+
+if TYPE_CHECKING:
+    from composer.planner.health import HealthState
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 INIT_FILES = frozenset({"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"})
@@ -64,6 +68,27 @@ def _mount(c: Container, m: Mapping[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def _health(c: Container) -> HealthState | None:
+    """The container's health state (`runtime/health.py`), None without a healthcheck; a state stored for
+    an earlier run reads as a fresh `starting`, as Docker resets it on every start."""
+    if not (c.paths.dir / "health.json").exists():
+        return None
+    from composer.planner.health import HealthState as Fresh
+    from composer.runtime.health import load_health, run_key
+
+    state = load_health(c.paths)
+    run = run_key(c.state.started_at)
+    return state if state is None or state.run == run else Fresh(run=run)
+
+
+def _restart_count(c: Container) -> int:
+    if not (c.paths.dir / "restart.json").exists():
+        return 0
+    from composer.runtime.restarts import load_restarts
+
+    return load_restarts(c.paths).restart_count
+
+
 def inspect(c: Container, spec: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """`docker container inspect` for one container; `spec` is its config.json (for env, user, cwd)."""
     r, s, p = c.record, c.state, c.paths
@@ -72,7 +97,8 @@ def inspect(c: Container, spec: Mapping[str, Any] | None = None) -> dict[str, An
     status = c.status
     user = service.get("user") or ""
     memory = ((spec or {}).get("linux") or {}).get("resources", {}).get("memory", {}) or {}
-    return {
+    health = _health(c)
+    doc: dict[str, Any] = {
         "Id": r.id,
         "Created": r.created,
         "Path": r.path,
@@ -96,7 +122,7 @@ def inspect(c: Container, spec: Mapping[str, Any] | None = None) -> dict[str, An
         "HostsPath": str(p.dir / "etc" / "hosts"),
         "LogPath": str(p.log),
         "Name": "/" + r.name,
-        "RestartCount": 0,
+        "RestartCount": _restart_count(c),
         "Driver": "overlay",
         "Platform": "linux",
         "MountLabel": "",
@@ -154,6 +180,9 @@ def inspect(c: Container, spec: Mapping[str, Any] | None = None) -> dict[str, An
             "Ports": ports_doc(c),
         },
     }
+    if health is not None:
+        doc["State"]["Health"] = health.inspect_doc()
+    return doc
 
 
 def _port_key(p: Mapping[str, str]) -> tuple[int, str, str, int]:
@@ -224,7 +253,14 @@ def status_text(c: Container, now: datetime) -> str:
     if status in ("running", "paused"):
         started = c.state.started_at or now
         text = "Up " + human_duration((now - started).total_seconds())
-        return text + " (Paused)" if status == "paused" else text
+        if status == "paused":
+            return text + " (Paused)"
+        health = _health(c)
+        if health is not None:
+            from composer.planner.health import status_suffix
+
+            text += status_suffix(health.status)
+        return text
     if status == "exited":
         finished = c.state.finished_at or now
         return f"Exited ({c.state.exit_code or 0}) {human_duration((now - finished).total_seconds())} ago"

@@ -520,3 +520,82 @@ def tmpfs_options(spec: Mapping[str, Any]) -> tuple[str, ...]:
     if spec.get("read_only"):
         options.append("ro")
     return tuple(options)
+
+
+# -- volumes_from ------------------------------------------------------------------------------------------------
+
+_SKIP_DESTINATIONS = frozenset({"/dev/shm", "/sbin/docker-init"})
+"""Mounts of a container that are not its volumes: `ipc: host`'s /dev/shm, the init binary (`init: true`); its
+/etc/hosts, hostname and resolv.conf are found by their source (the container's own directory)."""
+
+
+def parse_volumes_from(spec: str) -> tuple[str, bool | None]:
+    """`container:NAME[:ro|rw]` or `NAME[:ro|rw]` -> (container reference, read-only or None for the source's mode).
+
+    `service:NAME` is the Compose layer's to translate into a container name before the engine sees it.
+    """
+    text = str(spec).strip()
+    if text.startswith("service:"):
+        raise ComposerError(f"volumes_from {spec!r}: name a container here (service:NAME is resolved by Compose)")
+    text = text.removeprefix("container:")
+    ref, sep, mode = text.rpartition(":")
+    if not sep:
+        ref, mode = text, ""
+    elif mode not in ("ro", "rw"):
+        raise ComposerError(f"volumes_from {spec!r}: the mode must be ro or rw, not {mode!r}")
+    if not ref:
+        raise ComposerError(f"volumes_from {spec!r}: no container named")
+    return ref, (mode == "ro") if mode else None
+
+
+def _find_container(state_root: Path, ref: str) -> records.ContainerRecord:
+    """A ready container by full ID, name or unambiguous ID prefix, read from the records (as `Engine.resolve`)."""
+    found = []
+    try:
+        entries = list((state_root / "containers").iterdir())
+    except FileNotFoundError:
+        entries = []
+    for entry in entries:
+        if not entry.name.startswith("."):
+            record = records.load(entry)
+            if record is not None and record.phase == "ready":
+                found.append(record)
+    name = ref.removeprefix("/")
+    for record in found:
+        if record.id == ref or record.name == name:
+            return record
+    matches = [r for r in found if r.id.startswith(ref)]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise ComposerError(f"volumes_from {ref!r}: several containers match: use more of the ID or the name")
+    raise ComposerError(f"volumes_from: no such container: {ref}")
+
+
+def volumes_from_mounts(store: VolumeStore, specs: Sequence[str], claimed: list[str]) -> list[dict[str, Any]]:
+    """The OCI bind mounts `volumes_from` gives: every volume and bind mount of each source container, at the same
+    destination, read-only with `:ro`, the source's mode by default, `:rw` writable. Sources are read from their
+    records (written at create), so a stopped or never-started data container works. The volumes used go to
+    `claimed`, so they count as in use while this container exists (call with the store's lock held)."""
+    own_dirs = str(store.state_root / "containers") + "/"
+    volumes_dir = str(store.root) + "/"
+    out: dict[str, dict[str, Any]] = {}
+    for spec in specs:
+        ref, read_only = parse_volumes_from(spec)
+        source = _find_container(store.state_root, ref)
+        for mount in source.mounts:
+            path = str(mount.get("source") or "")
+            destination = str(mount.get("destination") or "")
+            options = [str(o) for o in mount.get("options") or ()]
+            if path.startswith(own_dirs) or destination in _SKIP_DESTINATIONS:
+                continue
+            if path.startswith(volumes_dir):
+                name = path[len(volumes_dir):].split("/", 1)[0]
+                if not store.exists(name):
+                    raise ComposerError(f"volumes_from {spec!r}: volume {name} of {source.name} no longer exists")
+                if name not in claimed:
+                    claimed.append(name)
+            ro = ("ro" in options) if read_only is None else read_only
+            options = [o for o in options if o not in ("ro", "rw")] + (["ro"] if ro else [])
+            out[destination] = {**mount, "options": options}
+    return list(out.values())

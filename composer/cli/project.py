@@ -1,0 +1,113 @@
+"""The project a Compose command works on: its model and desired state, or only its name.
+
+Commands that only look at what exists (`ps`, `logs`, `down`, ...) also work with `-p NAME` and no
+Compose file, from the containers' labels, as Docker Compose does.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from composer.errors import ComposerError
+
+if TYPE_CHECKING:
+    from composer.cli.context import GlobalOptions
+    from composer.planner.desired import DesiredState
+    from composer.runtime.engine.engine import Container, Engine
+    from composer.schema.loader import LoadedProject
+
+
+@dataclass
+class ProjectContext:
+    name: str
+    loaded: LoadedProject | None = None
+    want: DesiredState | None = None
+
+    def require_model(self) -> DesiredState:
+        if self.want is None:
+            raise ComposerError("no configuration file provided: not found")
+        return self.want
+
+
+def desired_from(loaded: LoadedProject, *, scale: Mapping[str, int] | None = None) -> DesiredState:
+    from composer.cli.config_views import canonical
+    from composer.planner.desired import ProjectInfo, desired_state
+    from composer.planner.graph import service_graph
+
+    document = canonical(loaded)
+    graph = service_graph(loaded.services)  # from the located model: a cycle names file and line
+    files = tuple(str(Path(loaded.working_dir, f)) if not os.path.isabs(f) and f != "-" else f
+                  for f in loaded.config_files)
+    info = ProjectInfo(name=loaded.name, working_dir=loaded.working_dir, config_files=files,
+                       env_files=tuple(loaded.env_files))
+    return desired_state(document, info, scale=scale, all_services=loaded.all_services, graph=graph)
+
+
+def project(opts: GlobalOptions, *, services: Sequence[str] = (), scale: Mapping[str, int] | None = None,
+            need_model: bool = True) -> ProjectContext:
+    """Load the project (or, without a file, only its `-p` name when `need_model` is off)."""
+    from composer.cli.render import warn
+
+    try:
+        loaded = opts.load(services=tuple(services))
+    except ComposerError as exc:
+        if need_model or not opts.project_name or not str(exc).startswith("no configuration file"):
+            raise
+        return ProjectContext(name=_normalize(opts.project_name))
+    warn(loaded.diagnostics.warnings)
+    return ProjectContext(name=loaded.name, loaded=loaded, want=desired_from(loaded, scale=scale))
+
+
+def _normalize(name: str) -> str:
+    from composer.schema.naming import normalize_project_name
+
+    return normalize_project_name(name)
+
+
+def project_containers(engine: Engine, name: str, services: Sequence[str] = (), *, all: bool = True,
+                       oneoff: bool = False, index: int | None = None) -> list[Container]:
+    """The project's containers (of `services`), by service then number."""
+    from composer.planner import desired as d
+
+    out = []
+    for c in engine.list(all=all):
+        labels = c.record.labels
+        if labels.get(d.PROJECT) != name:
+            continue
+        if not oneoff and labels.get(d.ONEOFF) == "True":
+            continue
+        if services and labels.get(d.SERVICE) not in services:
+            continue
+        if index is not None and labels.get(d.NUMBER) != str(index):
+            continue
+        out.append(c)
+    out.sort(key=lambda c: (c.record.labels.get(d.SERVICE, ""), _number(c), c.name))
+    return out
+
+
+def _number(c: Container) -> int:
+    from composer.planner import desired as d
+
+    try:
+        return int(c.record.labels.get(d.NUMBER, "0"))
+    except ValueError:
+        return 0
+
+
+def check_services(ctx: ProjectContext, services: Sequence[str]) -> None:
+    """Unknown service names are an error when the model is known."""
+    if ctx.want is None:
+        return
+    for name in services:
+        if name not in ctx.want.services:
+            raise ComposerError(f"no such service: {name}")
+
+
+def engine_for(opts: Any = None) -> Engine:
+    from composer.cli.container_cmd import engine
+
+    return engine()
