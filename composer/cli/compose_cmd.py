@@ -37,9 +37,10 @@ def _limit(opts: GlobalOptions) -> int | None:
 
 
 def _progress(opts: GlobalOptions, *, quiet: bool = False) -> Progress:
-    from composer.runtime.compose.progress import Progress
+    from composer.runtime.compose.progress import Progress, choose_mode
 
-    return Progress(quiet=quiet or opts.progress == "quiet")
+    stream = sys.stdout if os.environ.get("COMPOSE_STATUS_STDOUT") else sys.stderr
+    return Progress(stream, quiet=quiet, mode=choose_mode(opts.progress, opts.ansi, stream))
 
 
 def _scale(values: Sequence[str]) -> dict[str, int]:
@@ -81,8 +82,9 @@ def converge(
     images = {want.services[s].image for s in options.services or want.services}
     with project_lock(engine.roots.run_root, want.project, "up"):
         plan = diff(want, observe(engine, want.project, images), options)
-        for warning in plan.warnings:
-            progress.warn(warning)
+        if os.environ.get("COMPOSE_IGNORE_ORPHANS", "").lower() not in ("1", "true"):
+            for warning in plan.warnings:
+                progress.warn(warning)
         if dry_run or opts.dry_run:
             sys.stdout.write(plan.render())
             return
@@ -143,7 +145,8 @@ def _recreate_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--pull", type=click.Choice(["always", "missing", "never"]), default=None,
                      help="Pull image before running."),
         click.option("--quiet-pull", is_flag=True, help="Pull without printing progress information."),
-        click.option("--dry-run", "dry_run", is_flag=True, help="Print the plan (each action and why); change nothing."),
+        click.option("--dry-run", "dry_run", is_flag=True,
+                     help="Print the plan (each action and why); change nothing."),
     ]):
         fn = option(fn)
     return fn
@@ -336,7 +339,7 @@ def _remove_images(engine: Engine, ctx: ProjectContext, rmi: str, progress: Prog
         if rmi == "local" and ctx.want and svc.spec.get("image"):
             continue
         try:
-            engine.images.remove(svc.image)
+            engine.images.remove(svc.image, in_use=engine.image_in_use)
         except ComposerError as exc:
             progress.warn(str(exc))
             continue
@@ -405,14 +408,6 @@ def _batches(ctx: ProjectContext, containers: Sequence[Any], *, reverse: bool) -
     return [groups[k] for k in order]
 
 
-def _report(verb: str) -> Callable[[Any], None]:
-    def emit(c: Any) -> None:
-        sys.stderr.write(f" Container {c.name}  {verb}\n")
-        sys.stderr.flush()
-
-    return emit
-
-
 @click.command("start")
 @click.option("--wait", "wait_ready", is_flag=True, help="Wait for services to be running|healthy.")
 @click.option("--wait-timeout", type=int, default=None, help="Maximum duration to wait for the project to be ready.")
@@ -420,13 +415,14 @@ def _report(verb: str) -> Callable[[Any], None]:
 @click.pass_obj
 def start(opts: GlobalOptions, wait_ready: bool, wait_timeout: int | None, services: tuple[str, ...]) -> None:
     """Start services."""
+    progress = _progress(opts)
     from composer.runtime import restarts
 
     def act(engine: Engine, c: Any) -> None:
-        _report("Starting")(c)
+        progress.event("Container", c.name, "Starting")
         engine.start(c.id)
         restarts.clear_stopped_by_user(engine.roots, c.id)
-        _report("Started")(c)
+        progress.event("Container", c.name, "Started")
 
     _each(opts, services, "start", act)
     from composer.cli.project import engine_for, project
@@ -443,13 +439,13 @@ def start(opts: GlobalOptions, wait_ready: bool, wait_timeout: int | None, servi
                          progress=_progress(opts))
 
 
-def _stop(engine: Engine, c: Any, timeout: int | None) -> None:
+def _stop(engine: Engine, c: Any, timeout: int | None, progress: Progress) -> None:
     from composer.runtime import restarts
 
     restarts.mark_stopped_by_user(engine.roots, c.id)
-    _report("Stopping")(c)
+    progress.event("Container", c.name, "Stopping")
     engine.stop(c.id, timeout=timeout)
-    _report("Stopped")(c)
+    progress.event("Container", c.name, "Stopped")
 
 
 @click.command("stop")
@@ -459,7 +455,8 @@ def _stop(engine: Engine, c: Any, timeout: int | None) -> None:
 @click.pass_obj
 def stop(opts: GlobalOptions, timeout: int | None, services: tuple[str, ...]) -> None:
     """Stop services."""
-    _each(opts, services, "stop", lambda engine, c: _stop(engine, c, timeout), all=False, reverse=True)
+    progress = _progress(opts)
+    _each(opts, services, "stop", lambda engine, c: _stop(engine, c, timeout, progress), all=False, reverse=True)
 
 
 @click.command("restart")
@@ -470,14 +467,15 @@ def stop(opts: GlobalOptions, timeout: int | None, services: tuple[str, ...]) ->
 @click.pass_obj
 def restart(opts: GlobalOptions, timeout: int | None, no_deps: bool, services: tuple[str, ...]) -> None:
     """Restart service containers."""
+    progress = _progress(opts)
     from composer.runtime import restarts
 
     def act(engine: Engine, c: Any) -> None:
         restarts.mark_stopped_by_user(engine.roots, c.id)
-        _report("Restarting")(c)
+        progress.event("Container", c.name, "Restarting")
         engine.restart(c.id, timeout=timeout)
         restarts.clear_stopped_by_user(engine.roots, c.id)
-        _report("Started")(c)
+        progress.event("Container", c.name, "Started")
 
     _each(opts, services, "restart", act)
 
@@ -489,14 +487,15 @@ def restart(opts: GlobalOptions, timeout: int | None, no_deps: bool, services: t
 @click.pass_obj
 def kill(opts: GlobalOptions, sig: str, remove_orphans: bool, services: tuple[str, ...]) -> None:
     """Force stop service containers."""
+    progress = _progress(opts)
     from composer.runtime import restarts
 
     def act(engine: Engine, c: Any) -> None:
         if sig.upper().removeprefix("SIG") in ("KILL", "TERM", "INT", "9", "15", "2"):
             restarts.mark_stopped_by_user(engine.roots, c.id)
-        _report("Killing")(c)
+        progress.event("Container", c.name, "Killing")
         engine.kill(c.id, sig)
-        _report("Killed")(c)
+        progress.event("Container", c.name, "Killed")
 
     _each(opts, services, "kill", act, all=False)
 
@@ -506,9 +505,10 @@ def kill(opts: GlobalOptions, sig: str, remove_orphans: bool, services: tuple[st
 @click.pass_obj
 def pause(opts: GlobalOptions, services: tuple[str, ...]) -> None:
     """Pause services."""
+    progress = _progress(opts)
     def act(engine: Engine, c: Any) -> None:
         engine.pause(c.id)
-        _report("Paused")(c)
+        progress.event("Container", c.name, "Paused")
 
     _each(opts, services, "pause", act, all=False)
 
@@ -518,9 +518,10 @@ def pause(opts: GlobalOptions, services: tuple[str, ...]) -> None:
 @click.pass_obj
 def unpause(opts: GlobalOptions, services: tuple[str, ...]) -> None:
     """Unpause services."""
+    progress = _progress(opts)
     def act(engine: Engine, c: Any) -> None:
         engine.unpause(c.id)
-        _report("Unpaused")(c)
+        progress.event("Container", c.name, "Unpaused")
 
     _each(opts, services, "unpause", act, all=False)
 
@@ -533,12 +534,13 @@ def unpause(opts: GlobalOptions, services: tuple[str, ...]) -> None:
 @click.pass_obj
 def rm(opts: GlobalOptions, force: bool, stop_first: bool, volumes: bool, services: tuple[str, ...]) -> None:
     """Removes stopped service containers."""
+    progress = _progress(opts)
     from composer.cli.project import engine_for, project, project_containers
 
     ctx = project(opts, need_model=False)
     engine = engine_for()
     if stop_first:
-        _each(opts, services, "rm", lambda e, c: _stop(e, c, None), all=False, reverse=True)
+        _each(opts, services, "rm", lambda e, c: _stop(e, c, None, progress), all=False, reverse=True)
     found = [c for c in project_containers(engine, ctx.name, services) if c.status not in ("running", "paused")]
     if not found:
         print("No stopped containers", file=sys.stderr)
@@ -552,9 +554,9 @@ def rm(opts: GlobalOptions, force: bool, stop_first: bool, volumes: bool, servic
     def act(engine: Engine, c: Any) -> None:
         if c.status in ("running", "paused"):
             return
-        _report("Removing")(c)
+        progress.event("Container", c.name, "Removing")
         engine.remove(c.id, volumes=volumes)
-        _report("Removed")(c)
+        progress.event("Container", c.name, "Removed")
 
     _each(opts, services, "rm", act)
 
