@@ -327,6 +327,10 @@ def down(opts: GlobalOptions, volumes: bool, remove_orphans: bool, timeout: int 
 
         outcome = trio.run(execute, plan, run, _limit(opts))
         _fail(outcome, plan)
+        if not services and not dry_run:
+            from composer.runtime.compose.files import forget
+
+            forget(engine.roots.state_root, ctx.name)
         if rmi:
             _remove_images(engine, ctx, rmi, progress)
 
@@ -444,6 +448,10 @@ def _stop(engine: Engine, c: Any, timeout: int | None, progress: Progress) -> No
 
     restarts.mark_stopped_by_user(engine.roots, c.id)
     progress.event("Container", c.name, "Stopping")
+    if c.record.service.get("pre_stop") and c.status == "running":
+        from composer.runtime.compose.hooks import pre_stop_sync
+
+        pre_stop_sync(engine, c.id, c.name, c.record.service["pre_stop"])
     engine.stop(c.id, timeout=timeout)
     progress.event("Container", c.name, "Stopped")
 
@@ -679,6 +687,9 @@ def ps(opts: GlobalOptions, show_all: bool, quiet: bool, list_services: bool, st
 
 
 def register(cli: click.Group) -> None:
+    from composer.cli.secret_cmd import secret
+
+    cli.add_command(secret)
     for command in (up, down, create, start, stop, restart, kill, pause, unpause, rm, ps):
         cli.add_command(command)
 

@@ -47,6 +47,21 @@ def canonical(loaded: LoadedProject, names: tuple[str, ...] = (), *, escape_doll
     return document
 
 
+def model_document(loaded: LoadedProject) -> dict[str, Any]:
+    """The canonical project with values as they are (no `$$` escaping): what the engine is given."""
+    from composer.schema.canonical import to_canonical
+
+    if loaded.model is None:
+        plain: dict[str, Any] = _sorted(to_plain(loaded.doc), False)
+        return plain
+    document: dict[str, Any] = to_canonical(loaded.model, yaml=False, escape_dollars=False)
+    for section in SECTIONS:
+        if section in document and isinstance(document[section], dict):
+            keep = loaded.doc.get(section) or {}
+            document[section] = {k: v for k, v in document[section].items() if k in keep}
+    return document
+
+
 def _sorted(value: Any, yaml: bool) -> Any:
     from composer.schema.canonical import yaml_key_order
 

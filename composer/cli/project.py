@@ -34,17 +34,25 @@ class ProjectContext:
 
 
 def desired_from(loaded: LoadedProject, *, scale: Mapping[str, int] | None = None) -> DesiredState:
-    from composer.cli.config_views import canonical
+    from composer.cli.config_views import canonical, model_document
     from composer.planner.desired import ProjectInfo, desired_state
     from composer.planner.graph import service_graph
 
-    document = canonical(loaded)
+    document = model_document(loaded)
+    contents = {}
+    if document.get("secrets") or document.get("configs"):
+        from composer.runtime.compose.files import read_contents
+        from composer.runtime.engine.engine import DEFAULT_STATE_ROOT
+
+        contents = read_contents(document, loaded.environment, Path(os.environ.get("COMPOSER_ROOT")
+                                                                     or DEFAULT_STATE_ROOT))
     graph = service_graph(loaded.services)  # from the located model: a cycle names file and line
     files = tuple(str(Path(loaded.working_dir, f)) if not os.path.isabs(f) and f != "-" else f
                   for f in loaded.config_files)
     info = ProjectInfo(name=loaded.name, working_dir=loaded.working_dir, config_files=files,
                        env_files=tuple(loaded.env_files))
-    return desired_state(document, info, scale=scale, all_services=loaded.all_services, graph=graph)
+    return desired_state(document, info, scale=scale, all_services=loaded.all_services, graph=graph,
+                         hash_document=canonical(loaded), contents=contents)
 
 
 def project(opts: GlobalOptions, *, services: Sequence[str] = (), scale: Mapping[str, int] | None = None,

@@ -15,6 +15,7 @@ from typing import Any
 import networkx as nx
 
 from composer.errors import ComposerError
+from composer.planner import files as f
 from composer.planner.graph import service_graph
 from composer.planner.hashing import config_hash
 
@@ -32,6 +33,10 @@ ENV_FILE = f"{LABEL}.project.environment_file"
 VERSION = f"{LABEL}.version"
 NETWORK = f"{LABEL}.network"
 VOLUME = f"{LABEL}.volume"
+FILES_KEY = "x-composer-files"
+"""Engine-spec key holding the digests of the secrets and configs a service mounts (`"config x" -> sha256`)."""
+ADDED = "x-composer-added"
+"""Marks a mount the runtime adds to a service (a secret's file, an inherited anonymous volume): not config."""
 COMPOSE_VERSION = "2.40.3"
 """The Docker Compose version whose behaviour composer follows, written where Compose writes its own."""
 
@@ -73,6 +78,8 @@ class DesiredService:
     container_name: str | None = None
     networks: tuple[str, ...] = ()
     volumes: tuple[str, ...] = ()
+    files: tuple[f.FileMount, ...] = ()
+    """Secrets and configs mounted as files."""
 
     def container(self, project: str, number: int) -> str:
         return self.container_name or f"{project}-{self.name}-{number}"
@@ -87,6 +94,8 @@ class DesiredState:
     graph: nx.DiGraph[str]
     all_services: frozenset[str] = frozenset()
     """Services of the model, enabled or not (containers of others are orphans)."""
+    contents: Mapping[tuple[str, str], bytes] = field(default_factory=dict, repr=False)
+    """Bytes of each secret and config, by (kind, key), as the edge read them (never printed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,11 +205,15 @@ def desired_state(
     scale: Mapping[str, int] | None = None,
     all_services: Sequence[str] = (),
     graph: nx.DiGraph[str] | None = None,
+    hash_document: Mapping[str, Any] | None = None,
+    contents: Mapping[tuple[str, str], bytes] | None = None,
 ) -> DesiredState:
     """The whole desired state of a canonical project document.
 
     Pass the `graph` built from the located model (`service_graph(loaded.services)`) so that a cycle
-    error names file and line; without it the graph is built from the plain document.
+    error names file and line; without it the graph is built from the plain document. `hash_document` is
+    the document `config --hash` hashes (values `$$`-escaped as `config` prints them), so the label and
+    `config --hash` agree; by default `document` itself.
     """
     project = info.name
     scale = dict(scale or {})
@@ -248,7 +261,7 @@ def desired_state(
             **base,
             SERVICE: name,
             ONEOFF: "False",
-            HASH: config_hash(service),
+            HASH: "",
             DEPENDS: depends_label(service),
             WORKING_DIR: info.working_dir,
             CONFIG_FILES: ",".join(info.config_files),
@@ -256,6 +269,13 @@ def desired_state(
         if info.env_files:
             labels[ENV_FILE] = ",".join(info.env_files)
         spec = engine_spec(project, name, service, services, networks, volumes)
+        mounted = f.mounts(name, service, document)
+        digests = f.digests(mounted, contents or {})
+        hashed = dict(((hash_document or document).get("services") or {}).get(name, service))
+        if digests:
+            spec[FILES_KEY] = digests
+            hashed[FILES_KEY] = digests
+        labels[HASH] = config_hash(hashed)
         used_volumes = tuple(
             str(m["source"]) for m in service.get("volumes") or ()
             if isinstance(m, Mapping) and m.get("type") == "volume" and m.get("source")
@@ -270,6 +290,7 @@ def desired_state(
             container_name=service.get("container_name"),
             networks=tuple(service.get("networks") or ()) if not service.get("network_mode") else (),
             volumes=used_volumes,
+            files=tuple(mounted),
         )
     return DesiredState(
         project=project,
@@ -278,4 +299,5 @@ def desired_state(
         volumes=volumes,
         graph=graph if graph is not None else service_graph(services),
         all_services=frozenset(all_services or services),
+        contents=dict(contents or {}),
     )

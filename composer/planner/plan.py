@@ -117,9 +117,19 @@ class UpOptions:
     containers that have finished stay finished)."""
 
 
+def _configured(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The spec without the mounts the runtime added itself."""
+    out = dict(spec)
+    if out.get("volumes"):
+        out["volumes"] = [m for m in out["volumes"] if not (isinstance(m, Mapping) and m.get(d.ADDED))]
+        if not out["volumes"]:
+            del out["volumes"]
+    return out
+
+
 def _changed_keys(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-    return keys
+    old, new = _configured(old), _configured(new)
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
 
 
 def recreate_reason(
@@ -134,6 +144,10 @@ def recreate_reason(
         keys = _changed_keys(have.spec, want.spec) if have.spec else []
         if keys == ["image"]:
             return "image changed"
+        if d.FILES_KEY in keys:
+            old, new = have.spec.get(d.FILES_KEY) or {}, want.spec.get(d.FILES_KEY) or {}
+            changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            keys = [k for k in keys if k != d.FILES_KEY] + changed
         if keys:
             return ", ".join(keys) + " changed"
         return "configuration changed"

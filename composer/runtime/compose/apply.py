@@ -122,9 +122,15 @@ class Applier:
         spec = dict(svc.spec)
         if inherit:
             targets = {str(m.get("target")) for m in spec.get("volumes") or () if isinstance(m, Mapping)}
-            extra = [{"type": "volume", "source": vol, "target": target}
+            extra = [{"type": "volume", "source": vol, "target": target, d.ADDED: "inherited"}
                      for target, vol in sorted(inherit.items()) if target not in targets]
             spec["volumes"] = [*(spec.get("volumes") or ()), *extra]
+        if svc.files:
+            from composer.runtime.compose.files import bind_mounts
+
+            extra_files = await self._sync(bind_mounts, self.engine.roots.state_root, self.want.project, svc.name,
+                                           svc.files, self.want.contents)
+            spec["volumes"] = [*(spec.get("volumes") or ()), *extra_files]
         image_id = await self._sync(self._image_id, svc.image)
         labels = {**svc.labels, d.NUMBER: str(action.number), d.IMAGE: image_id}
         self.progress.event("Container", svc.container(self.want.project, action.number), "Creating")
@@ -141,6 +147,10 @@ class Applier:
         self.progress.event("Container", action.target, "Starting")
         record = await self._sync(self.engine.start, ref)
         restarts.clear_stopped_by_user(self.engine.roots, record.id)
+        if record.service.get("post_start"):
+            from composer.runtime.compose import hooks
+
+            await hooks.post_start(self.engine, record.id, record.name, record.service["post_start"])
         self.progress.event("Container", action.target, "Started")
         from composer.runtime.compose.supervisor import ensure_supervisor
 
@@ -162,23 +172,29 @@ class Applier:
         self.progress.event("Container", final, "Recreated")
         await self._start(action, new_id)
 
-    async def stop(self, ref: str, *, label: str | None = None) -> None:
+    async def stop(self, ref: str, *, label: str | None = None, quiet: bool = False) -> None:
+        """Stop as the user asked for it (the supervisor will not restart it), after the `pre_stop` hooks."""
         from composer.runtime import restarts
 
         label = label or ref
-        self.progress.event("Container", label, "Stopping")
+        if not quiet:
+            self.progress.event("Container", label, "Stopping")
         record = await self._sync(self.engine.resolve, ref)
         restarts.mark_stopped_by_user(self.engine.roots, record.id)
+        if record.service.get("pre_stop"):
+            from composer.runtime.compose import hooks
+
+            await hooks.pre_stop(self.engine, record.id, record.name, record.service["pre_stop"], self.progress.warn)
         await self._sync(self.engine.stop, ref, timeout=self.timeout)
-        self.progress.event("Container", label, "Stopped")
+        if not quiet:
+            self.progress.event("Container", label, "Stopped")
 
     async def remove(self, ref: str, *, label: str | None = None, quiet: bool = False,
                      volumes: bool = False) -> None:
         label = label or ref
         container = await self._sync(self.engine.get, ref)
         if container.state.status in ("running", "paused"):
-            await self.stop(ref, label=label) if not quiet else await self._sync(
-                self.engine.stop, ref, timeout=self.timeout)
+            await self.stop(ref, label=label, quiet=quiet)
         if not quiet:
             self.progress.event("Container", label, "Removing")
         failpoints.hit("down.after-stop")
