@@ -88,6 +88,9 @@ def converge(
         if dry_run or opts.dry_run:
             sys.stdout.write(plan.render())
             return
+        from composer.runtime.compose.ports import check_plan_ports
+
+        check_plan_ports(engine, want, plan)
         applier = Applier(engine, want, progress, no_start=options.no_start, timeout=timeout)
         for _ in range(MAX_PASSES):
             if plan.empty:

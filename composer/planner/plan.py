@@ -119,7 +119,7 @@ class UpOptions:
 
 def _configured(spec: Mapping[str, Any]) -> dict[str, Any]:
     """The spec without the mounts the runtime added itself."""
-    out = dict(spec)
+    out = {k: v for k, v in spec.items() if k != "x-composer-replaces"}
     if out.get("volumes"):
         out["volumes"] = [m for m in out["volumes"] if not (isinstance(m, Mapping) and m.get(d.ADDED))]
         if not out["volumes"]:

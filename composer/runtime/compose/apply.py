@@ -114,12 +114,14 @@ class Applier:
         return self._image_ids[image]
 
     async def _create(self, action: Action, name: str, inherit: Mapping[str, str] | None = None) -> str:
-        from composer.runtime.engine.engine import CreateRequest
+        from composer.runtime.engine.engine import REPLACES, CreateRequest
 
         assert action.service is not None
         assert action.number is not None
         svc = self.want.services[action.service]
         spec = dict(svc.spec)
+        if action.replaces:
+            spec[REPLACES] = action.replaces
         if inherit:
             targets = {str(m.get("target")) for m in spec.get("volumes") or () if isinstance(m, Mapping)}
             extra = [{"type": "volume", "source": vol, "target": target, d.ADDED: "inherited"}

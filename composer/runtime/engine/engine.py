@@ -64,6 +64,11 @@ def preflight(runtime: str, conmon: str) -> None:
         raise ComposerError("the kernel has no overlayfs: load it with `modprobe overlay`")
 
 
+REPLACES = "x-composer-replaces"
+"""Service key naming the container a new one replaces (Compose's recreate): its published ports are not a
+conflict, since it goes once the new one exists."""
+
+
 @dataclass(frozen=True, slots=True)
 class CreateRequest:
     """What to create: an image, Compose-shaped service settings (as `config --format json` prints a service)."""
@@ -476,7 +481,9 @@ class Engine:
         if ports:
             from composer.runtime.net import hostports
 
-            claimed = [{**p, "Container": r.name} for r in self._records() if r.id != record.id for p in r.ports]
+            replaced = service.get(REPLACES)  # a Compose recreate: the old container's ports pass to the new one
+            claimed = [{**p, "Container": r.name} for r in self._records() if r.id not in (record.id, replaced)
+                       for p in r.ports]
             bindings = hostports.bind_all(ports, claimed)
         if isinstance(networks, list):
             networks = {str(n): None for n in networks}

@@ -211,3 +211,37 @@ def test_two_commands_serialize_on_the_project_lock(eng: EngineEnv) -> None:
     finally:
         result = compose_process(eng, "down", "-t", "1")
         assert result.returncode == 0, result.stderr
+
+
+def test_published_port_taken_is_found_before_anything_is_made_and_recreate_keeps_it(eng: EngineEnv) -> None:
+    port = free_port()
+    (eng.tmp / "compose.yaml").write_text(f"""
+name: stack5
+services:
+  web:
+    image: composer-fixture/app:latest
+    ports: ["127.0.0.1:{port}:8080"]
+    stop_signal: SIGKILL
+networks:
+  default:
+    ipam: {{config: [{{subnet: "10.213.234.0/26"}}]}}
+""")
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", port))
+    holder.listen()
+    try:
+        result = compose(eng, "up", "-d")
+        assert result.code == 1
+        assert f'service "web": port 127.0.0.1:{port}/tcp is already in use (by python' in result.stderr, result.stderr
+        assert eng.engine.list(all=True) == []
+        assert eng.engine.networks.records() == []  # nothing was made
+    finally:
+        holder.close()
+    try:
+        assert compose(eng, "up", "-d", "--wait").code == 0
+        result = compose(eng, "up", "-d", "--force-recreate", "--wait")
+        assert result.code == 0, result.stderr
+        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
+        assert "hello from composer" in page
+    finally:
+        down_all(eng, "stack5")
