@@ -207,6 +207,12 @@ def remove_iptables_accept(prefix: str) -> None:
 # 127.0.0.1:8080). A packet from 127.0.0.1 may only leave through the bridge with `route_localnet=1` on it, and is
 # masqueraded (`port_post`) so the container's reply comes back to the bridge address instead of its own loopback.
 # Each mapping is one rule per chain whose comment is the container's ID, so removal finds exactly its rules.
+#
+# Containers reach a published port through the host too (their gateway or another host address): `port_hairpin`
+# masquerades DNATed connections from a composer subnet into a bridge, so the reply goes back through the host (and
+# un-DNATs) instead of straight to a peer on the same bridge (only br_netfilter would un-DNAT that); and `forward`
+# accepts DNATed connections between two composer bridges ahead of the isolation drop (a published port is the
+# one way in from another network). A table made before these existed gets them on its next port mapping.
 
 PORT_CHAINS = ("port_pre", "port_out")
 
@@ -223,7 +229,8 @@ class PortMapping:
 
 
 def _port_chains_script(table: str) -> str:
-    """The three chains; `create chain` makes the transaction fail (atomically) if they already exist."""
+    """The three chains (the hairpin one comes after: `ensure_hairpin`); `create chain` makes the transaction
+    fail (atomically) if they already exist."""
     t = f"inet {table}"
     return "\n".join([
         f"create chain {t} port_pre {{ type nat hook prerouting priority dstnat; policy accept; }}",
@@ -234,6 +241,44 @@ def _port_chains_script(table: str) -> str:
     ])
 
 
+ISOLATION_RULE = "iifname @bridges oifname @bridges drop"
+DNAT_ACCEPT_RULE = "iifname @bridges oifname @bridges ct status dnat accept"
+
+
+def _hairpin_script(table: str, before: int) -> str:
+    """The hairpin chain, and the forward accept inserted before the isolation drop (rule handle `before`)."""
+    t = f"inet {table}"
+    return "\n".join([
+        f"create chain {t} port_hairpin {{ type nat hook postrouting priority srcnat; policy accept; }}",
+        f"add rule {t} port_hairpin ip saddr @masq oifname @bridges ct status dnat masquerade",
+        f"insert rule {t} forward handle {before} {DNAT_ACCEPT_RULE}",
+        "",
+    ])
+
+
+def _rule_handle(table: str, chain: str, text: str) -> int | None:
+    """The handle of the rule of `chain` that nft prints as `text` (None if there is none)."""
+    listing = subprocess.run([nft_binary(), "-a", "list", "chain", "inet", table, chain], capture_output=True,
+                             text=True)
+    for line in listing.stdout.splitlines():
+        rule, _, handle = line.strip().partition(" # handle ")
+        if rule == text and handle.isdigit():
+            return int(handle)
+    return None
+
+
+def ensure_hairpin(table: str = DEFAULT_TABLE) -> None:
+    """Let containers reach published ports through the host (once per table; a concurrent creator may win)."""
+    if _chain_exists(table, "port_hairpin"):
+        return
+    before = _rule_handle(table, "forward", ISOLATION_RULE)
+    if before is None:
+        raise NftError(f"nft table inet {table}: no rule {ISOLATION_RULE!r} in chain forward")
+    result = _nft(_hairpin_script(table, before), check=False)
+    if result.returncode != 0 and not _chain_exists(table, "port_hairpin"):
+        raise NftError(f"nft failed: {result.stderr.strip()}")
+
+
 def _chain_exists(table: str, chain: str) -> bool:
     result = subprocess.run([nft_binary(), "list", "chain", "inet", table, chain], capture_output=True, text=True)
     return result.returncode == 0
@@ -242,11 +287,11 @@ def _chain_exists(table: str, chain: str) -> bool:
 def ensure_port_chains(table: str = DEFAULT_TABLE) -> None:
     """The port chains once per table (tables made before ports existed get them on first use)."""
     ensure_table(table)
-    if _chain_exists(table, "port_post"):
-        return
-    result = _nft(_port_chains_script(table), check=False)
-    if result.returncode != 0 and not _chain_exists(table, "port_post"):
-        raise NftError(f"nft failed: {result.stderr.strip()}")
+    if not _chain_exists(table, "port_post"):
+        result = _nft(_port_chains_script(table), check=False)
+        if result.returncode != 0 and not _chain_exists(table, "port_post"):
+            raise NftError(f"nft failed: {result.stderr.strip()}")
+    ensure_hairpin(table)
 
 
 def _match(mapping: PortMapping) -> str:
