@@ -1,4 +1,4 @@
-"""`composer image ...` (and `composer images`): the native engine's image store.
+"""`composer image ...`: the native engine's image store (`composer images` is Compose's, of a project).
 
 State lives under `--root` / `COMPOSER_ROOT` (default /var/lib/composer), images in `<root>/images`.
 """
@@ -205,11 +205,3 @@ def prune(all_images: bool, force: bool) -> None:
         click.echo(str(event))
     click.echo(f"Total reclaimed space: {_size(report.space_reclaimed)}")
 
-
-@click.command("images")
-@click.option("-q", "--quiet", is_flag=True, help="Only show image IDs.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", help="Format the output.")
-@click.pass_context
-def images(ctx: click.Context, quiet: bool, fmt: str) -> None:
-    """List images (engine level: `composer image ls`)."""
-    ctx.invoke(ls, quiet=quiet, fmt=fmt, no_trunc=False)

@@ -41,16 +41,25 @@ def cli(ctx: click.Context, /, **options: Any) -> None:
 
 
 def _register() -> None:
-    from composer.cli import compose_cmd, config_cmd, container_cmd, image_cmd, network_cmd, version_cmd, volume_cmd
+    from composer.cli import (
+        compose_cmd,
+        compose_tools,
+        config_cmd,
+        container_cmd,
+        image_cmd,
+        network_cmd,
+        version_cmd,
+        volume_cmd,
+    )
 
     cli.add_command(config_cmd.config)
     cli.add_command(version_cmd.version)
     cli.add_command(image_cmd.image)
-    cli.add_command(image_cmd.images)
     cli.add_command(container_cmd.container)
     cli.add_command(network_cmd.network)
     cli.add_command(volume_cmd.volume)
     compose_cmd.register(cli)
+    compose_tools.register(cli)
 
 
 _register()

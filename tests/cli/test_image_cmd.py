@@ -28,7 +28,7 @@ def test_load_list_tag_inspect_save_rm(archives: Path, tmp_path: Path) -> None:
     assert loaded.code == 0, loaded.stderr
     assert "Loaded image: composer-fixture/app:latest" in loaded.stdout.splitlines()
 
-    listed = run_cli(tmp_path, ["images", "--format", "json"], env)
+    listed = run_cli(tmp_path, ["image", "ls", "--format", "json"], env)
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
     assert {(r["Repository"], r["Tag"]) for r in rows} >= {("composer-fixture/app", "latest")}
 
