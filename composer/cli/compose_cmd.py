@@ -209,6 +209,7 @@ def up(opts: GlobalOptions, detach: bool, force_recreate: bool, no_recreate: boo
     """Create and start containers."""
     from composer.cli.project import engine_for, project
 
+    began = datetime.now(UTC)
     if exit_code_from:
         abort_on_container_exit = True
     if detach and (abort_on_container_exit or abort_on_container_failure):
@@ -247,7 +248,7 @@ def up(opts: GlobalOptions, detach: bool, force_recreate: bool, no_recreate: boo
         services=sorted(options.services or ()), shown=sorted(shown), abort_on_exit=abort_on_container_exit,
         abort_on_failure=abort_on_container_failure, exit_code_from=exit_code_from, timeout=timeout,
         color=not no_color and sys.stdout.isatty() and opts.ansi != "never", prefix=not no_log_prefix,
-        timestamps=timestamps), _progress(opts))
+        timestamps=timestamps, since=began), _progress(opts))
     sys.exit(code)
 
 

@@ -12,6 +12,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import trio
 
@@ -34,6 +35,8 @@ class Attached:
     color: bool = False
     prefix: bool = True
     timestamps: bool = False
+    since: datetime | None = None
+    """Show log lines from this moment on (when `up` began: a restarted container's old lines stay out)."""
 
 
 def run_foreground(engine: Engine, want: d.DesiredState, attached: Attached, progress: Progress) -> int:
@@ -77,11 +80,13 @@ async def _foreground(engine: Engine, want: d.DesiredState, attached: Attached, 
     async def logs() -> None:
         try:
             await follow_project_logs(engine, want.project, list(attached.shown), follow=True, tail=None,
-                                      timestamps=attached.timestamps, since=None, until=None,
+                                      timestamps=attached.timestamps, since=attached.since, until=None,
                                       prefix=attached.prefix, color=attached.color, out=sys.stdout,
                                       stop=stop_logs)
         finally:
             logs_done.set()
+
+    reported: dict[str, str] = {}
 
     async def watch(cancel: trio.CancelScope) -> None:
         quiet_polls = 0
@@ -89,6 +94,12 @@ async def _foreground(engine: Engine, want: d.DesiredState, attached: Attached, 
             await trio.sleep(POLL)
             containers = await trio.to_thread.run_sync(_mine, engine, want, attached.services)
             exited = [c for c in containers if c.status in ("exited", "dead")]
+            for c in exited:  # once per run of each container, as Compose prints it
+                finished = str(c.state.finished_at)
+                if reported.get(c.id) != finished:
+                    reported[c.id] = finished
+                    short = c.name.removeprefix(f"{want.project}-")
+                    print(f"{short} exited with code {c.state.exit_code or 0}", flush=True)
             failed = [c for c in exited if (c.state.exit_code or 0) != 0]
             trigger = exited if attached.abort_on_exit else failed if attached.abort_on_failure else []
             if trigger:
@@ -99,7 +110,6 @@ async def _foreground(engine: Engine, want: d.DesiredState, attached: Attached, 
                         continue
                     culprit = chosen[0]
                 result["code"] = culprit.state.exit_code or 0
-                print(f"{culprit.name} exited with code {result['code']}", flush=True)
                 print("Aborting on container exit...", flush=True)
                 await _stop_all(engine, want, attached, kill=False)
                 break
