@@ -22,6 +22,8 @@ class GlobalOptions:
     dry_run: bool = False
     ansi: str = "auto"
     progress: str | None = None
+    strict: bool = False
+    """`--strict`: a Compose key composer ignores or only partly honours is an error, not a warning."""
 
     @classmethod
     def from_click(cls, options: dict[str, Any]) -> GlobalOptions:
@@ -35,6 +37,7 @@ class GlobalOptions:
             dry_run=bool(options.get("dry_run")),
             ansi=options.get("ansi") or "auto",
             progress=options.get("progress"),
+            strict=bool(options.get("strict")),
         )
 
     def load(self, *, services: tuple[str, ...] = (), interpolate: bool = True, normalize: bool = True,
@@ -51,4 +54,12 @@ class GlobalOptions:
             services=services, interpolate=interpolate, normalize=normalize, resolve_paths=resolve_paths,
             stdin=stdin,
         )
-        return load_project(options, HostFS())
+        loaded = load_project(options, HostFS())
+        if self.strict and loaded.unsupported:
+            from composer.errors import ComposerError, ConfigErrors, Span
+
+            errors = sorted((ComposerError(text, span=span) for text, span in loaded.unsupported),
+                            key=lambda e: (e.span is None, e.span or Span("", 0, 0), e.message))
+            errors[-1].hint = "--strict makes these errors: remove the keys, or run without --strict"
+            raise ConfigErrors(errors)
+        return loaded

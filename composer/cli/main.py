@@ -33,6 +33,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
               help="Control when to print ANSI control characters.")
 @click.option("--progress", type=click.Choice(["auto", "tty", "plain", "json", "quiet"]), default=None,
               help="Set type of progress output.")
+@click.option("--strict", is_flag=True, help="Make Compose keys composer does not support errors, not warnings.")
 @click.version_option(__version__, "-v", "--version", prog_name="composer", message="composer version %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, /, **options: Any) -> None:

@@ -22,6 +22,7 @@ from composer.schema.options import STDIN, LoadOptions, read_env_file, resolve_s
 from composer.schema.paths import resolve_project_paths
 from composer.schema.profiles import ProfileSelection, active_profiles, all_profiles, check_dependencies, select
 from composer.schema.references import check_references
+from composer.schema.support import unsupported_keys
 from composer.schema.tree import YMap, YSeq, deep_copy
 from composer.schema.validate import validate_project
 from composer.schema.yamlio import read_documents
@@ -44,6 +45,8 @@ class LoadedProject:
     model: Any = None
     all_services: list[str] = field(default_factory=list)
     all_profiles: list[str] = field(default_factory=list)
+    unsupported: list[tuple[str, Span | None]] = field(default_factory=list)
+    """Keys the file uses that composer ignores or only partly honours (also warned in `diagnostics`)."""
 
     @property
     def services(self) -> YMap:
@@ -278,10 +281,14 @@ def load_project(options: LoadOptions, fs: SourceFS) -> LoadedProject:
         del services[disabled]
     if options.interpolate and options.normalize:
         prune_unused(doc)
-    return LoadedProject(name=name, doc=doc, working_dir=sources.project_directory, config_files=tuple(
+    loaded = LoadedProject(name=name, doc=doc, working_dir=sources.project_directory, config_files=tuple(
         _display(f) for f in sources.files), environment=variables, env_files=sources.env_files,
         selection=selection, diagnostics=diag, model=model, all_services=all_services,
         all_profiles=profiles)
+    loaded.unsupported = unsupported_keys(loaded)
+    for message, span in loaded.unsupported:
+        diag.warn(message, span)
+    return loaded
 
 
 def _with_name(doc: YMap, name: str) -> YMap:
