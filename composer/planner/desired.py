@@ -222,6 +222,10 @@ def desired_state(
         if name not in services:
             raise ComposerError(f"--scale: no such service: {name}")
     base = {PROJECT: project, VERSION: COMPOSE_VERSION}
+    for key, cfg in (document.get("networks") or {}).items():
+        if (cfg or {}).get("enable_ipv6"):
+            raise ComposerError(f"network {key}: enable_ipv6 is not supported: composer's native engine "
+                                "makes IPv4 networks only (remove enable_ipv6)")
     networks = {
         key: DesiredNetwork(
             key=key,

@@ -211,3 +211,10 @@ def test_recreate_killed_after_the_old_one_went_finishes_with_a_rename() -> None
     temp = ObservedContainer(id="f" * 64, name=f"{old.id[:12]}_demo-web-1", service="web", number=1,
                              status="created", labels=old.labels, spec=old.spec)
     assert diff(want, state(want, [temp])).render() == "web-1: rename (finish an interrupted recreate)\n"
+
+
+def test_enable_ipv6_is_refused() -> None:
+    document = doc(web={})
+    document["networks"]["default"]["enable_ipv6"] = True
+    with pytest.raises(ComposerError, match="network default: enable_ipv6 is not supported"):
+        d.desired_state(document, INFO)

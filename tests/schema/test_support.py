@@ -146,11 +146,11 @@ def test_the_warning_says_what_composer_does_instead() -> None:
 def test_keys_inside_lists_and_maps_are_named_by_index_and_name() -> None:
     project = load("services:\n  web:\n    image: busybox\n    networks:\n      front:\n        interface_name: x\n"
                    "    ports:\n      - 80:80\n      - {target: 81, app_protocol: http}\n"
-                   "networks:\n  front:\n    enable_ipv6: true\n")
+                   "networks:\n  front:\n    attachable: true\n")
     assert [m.split(" is ")[0] for m in project.diagnostics.warnings] == [
         "compose.yaml:6:9: services.web.networks.front.interface_name",
         "compose.yaml:9:22: services.web.ports[1].app_protocol",
-        "compose.yaml:12:5: networks.front.enable_ipv6",
+        "compose.yaml:12:5: networks.front.attachable",
     ]
 
 
