@@ -68,6 +68,8 @@ def converge(
     progress: Progress,
     timeout: float | None = None,
     dry_run: bool = False,
+    pull: str | None = None,
+    quiet_pull: bool = False,
 ) -> None:
     """Bring the selected services to their desired state: observe, diff, execute, again until done."""
     import trio
@@ -80,6 +82,13 @@ def converge(
 
     want = ctx.require_model()
     images = {want.services[s].image for s in options.services or want.services}
+    if not (dry_run or opts.dry_run):
+        from composer.cli.config_views import model_document
+        from composer.runtime.compose.pull import build_services, ensure_images
+
+        built = build_services(model_document(ctx.loaded)) if ctx.loaded is not None else frozenset()
+        ensure_images(engine, want, pull, None if quiet_pull else progress, services=options.services or None,
+                      built=built)
     with project_lock(engine.roots.run_root, want.project, "up"):
         plan = diff(want, observe(engine, want.project, images), options)
         if os.environ.get("COMPOSE_IGNORE_ORPHANS", "").lower() not in ("1", "true"):
@@ -226,7 +235,8 @@ def up(opts: GlobalOptions, detach: bool, force_recreate: bool, no_recreate: boo
         converge(engine, ctx, options, opts=opts, progress=_progress(opts), dry_run=True)
         return
     engine = engine_for()
-    converge(engine, ctx, options, opts=opts, progress=_progress(opts), timeout=timeout)
+    converge(engine, ctx, options, opts=opts, progress=_progress(opts), timeout=timeout, pull=pull,
+             quiet_pull=quiet_pull)
     if no_start:
         return
     if wait_ready:
@@ -266,7 +276,8 @@ def create(opts: GlobalOptions, force_recreate: bool, no_recreate: bool, always_
     ctx = project(opts, services=services, scale=_scale(scale))
     options = _up_options(services, False, force_recreate, no_recreate, always_recreate_deps, remove_orphans,
                           renew_anon_volumes, True, ctx)
-    converge(engine_for(), ctx, options, opts=opts, progress=_progress(opts), dry_run=dry_run)
+    converge(engine_for(), ctx, options, opts=opts, progress=_progress(opts), dry_run=dry_run, pull=pull,
+             quiet_pull=quiet_pull)
 
 
 # -- down --------------------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ def _register() -> None:
         container_cmd,
         image_cmd,
         network_cmd,
+        registry_cmd,
         version_cmd,
         volume_cmd,
     )
@@ -61,6 +62,7 @@ def _register() -> None:
     cli.add_command(volume_cmd.volume)
     compose_cmd.register(cli)
     compose_tools.register(cli)
+    registry_cmd.register(cli)
 
 
 _register()

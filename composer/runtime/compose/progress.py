@@ -13,7 +13,7 @@ import time
 from typing import TextIO
 
 DONE = {"Created", "Started", "Stopped", "Removed", "Running", "Healthy", "Exited", "Recreated", "Killed",
-        "Paused", "Unpaused", "Restarted"}
+        "Paused", "Unpaused", "Restarted", "Pulled", "Pushed", "Built", "Skipped"}
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
 
