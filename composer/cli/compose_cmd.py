@@ -70,6 +70,7 @@ def converge(
     dry_run: bool = False,
     pull: str | None = None,
     quiet_pull: bool = False,
+    build: str = "missing",
 ) -> None:
     """Bring the selected services to their desired state: observe, diff, execute, again until done."""
     import trio
@@ -89,6 +90,13 @@ def converge(
         built = build_services(model_document(ctx.loaded)) if ctx.loaded is not None else frozenset()
         ensure_images(engine, want, pull, None if quiet_pull else progress, services=options.services or None,
                       built=built)
+        selected = options.services or frozenset(want.services)
+        to_build = sorted(s for s in selected & built if build == "always" or (
+            build != "never" and not _image_present(engine, want.services[s].image)))
+        if to_build:
+            from composer.runtime.compose.build import build_services as build_images
+
+            build_images(engine, ctx, to_build, no_cache=False, progress=progress)
     with project_lock(engine.roots.run_root, want.project, "up"):
         plan = diff(want, observe(engine, want.project, images), options)
         if os.environ.get("COMPOSE_IGNORE_ORPHANS", "").lower() not in ("1", "true"):
@@ -116,6 +124,20 @@ def converge(
     from composer.runtime.compose.supervisor import ensure_supervisor
 
     ensure_supervisor(engine, want.project)
+
+
+def _image_present(engine: Engine, ref: str) -> bool:
+    try:
+        engine.images.get(ref)
+    except ComposerError:
+        return False
+    return True
+
+
+def _build_mode(build: bool, no_build: bool) -> str:
+    if build and no_build:
+        raise ComposerError("--build and --no-build are incompatible")
+    return "always" if build else "never" if no_build else "missing"
 
 
 def bring_up(ctx: ProjectContext, services: Sequence[str], *, no_deps: bool = False,
@@ -236,7 +258,7 @@ def up(opts: GlobalOptions, detach: bool, force_recreate: bool, no_recreate: boo
         return
     engine = engine_for()
     converge(engine, ctx, options, opts=opts, progress=_progress(opts), timeout=timeout, pull=pull,
-             quiet_pull=quiet_pull)
+             quiet_pull=quiet_pull, build=_build_mode(build, no_build))
     if no_start:
         return
     if wait_ready:
@@ -277,7 +299,7 @@ def create(opts: GlobalOptions, force_recreate: bool, no_recreate: bool, always_
     options = _up_options(services, False, force_recreate, no_recreate, always_recreate_deps, remove_orphans,
                           renew_anon_volumes, True, ctx)
     converge(engine_for(), ctx, options, opts=opts, progress=_progress(opts), dry_run=dry_run, pull=pull,
-             quiet_pull=quiet_pull)
+             quiet_pull=quiet_pull, build=_build_mode(build, no_build))
 
 
 # -- down --------------------------------------------------------------------------------------------

@@ -286,7 +286,13 @@ def _follow_logs(eng: Engine, c: Container, *, sig_proxy: bool) -> None:
     from composer.runtime.engine.logstream import stream_log
 
     def running() -> bool:
-        return eng.get(c.id).state.status in ("running", "paused", "created")
+        if eng.get(c.id).state.status in ("running", "paused", "created"):
+            return True
+        # runc says "stopped" before conmon has drained the last output into the log: its exit file comes after
+        try:
+            return not c.paths.exit_file.read_text().strip().lstrip("-").isdigit()
+        except OSError:
+            return False
 
     previous: dict[signal.Signals, Any] = {}
     if sig_proxy:

@@ -43,6 +43,7 @@ def cli(ctx: click.Context, /, **options: Any) -> None:
 
 def _register() -> None:
     from composer.cli import (
+        build_cmd,
         compose_cmd,
         compose_tools,
         config_cmd,
@@ -63,6 +64,7 @@ def _register() -> None:
     compose_cmd.register(cli)
     compose_tools.register(cli)
     registry_cmd.register(cli)
+    build_cmd.register(cli)  # `composer build` and `composer image build`
 
 
 _register()

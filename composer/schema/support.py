@@ -92,8 +92,7 @@ _LOADER = "tests/schema/test_loader.py::"
 
 _SWARM = "a Swarm setting; Docker Compose ignores it too"
 _WINDOWS = "Windows containers only"
-_ISSUE6 = "not yet: issue 6"
-_NOT_BUILT = "composer does not build images yet; the image must already be in the store"
+_BUILD = "tests/runtime/build/test_build.py::"
 
 _BUILD_KEYS = (
     ". context dockerfile dockerfile_inline entitlements args provenance sbom ssh labels cache_from cache_to "
@@ -247,7 +246,7 @@ def _service_table() -> dict[str, Support]:
         f"{s}.oom_score_adj": _h(_GOLDEN),
         f"{s}.pid": _h(_NS),
         f"{s}.pids_limit": _h(_GOLDEN),
-        f"{s}.platform": _i(f"{_ISSUE6}: images are not pulled", "ignored (the image in the store is used)"),
+        f"{s}.platform": _untested("runtime/compose/pull.py: the platform pulled from an index"),
         f"{s}.ports": _h(_PORTS, "DNAT rules in composer's nftables table"),
         f"{s}.ports[].name": _i("metadata only"),
         f"{s}.ports[].mode": _i("ingress/host is Swarm's; composer always publishes on the host",
@@ -258,9 +257,8 @@ def _service_table() -> dict[str, Support]:
         f"{s}.ports[].protocol": _untested("runtime/net/hostports.py (tcp, udp)"),
         f"{s}.ports[].app_protocol": _i("metadata only"),
         f"{s}.privileged": _h(_OCI + "test_privileged"),
-        f"{s}.pull_policy": _i(f"{_ISSUE6}: images are not pulled", "ignored (the image in the store is used)"),
-        f"{s}.pull_refresh_after": _i(f"{_ISSUE6}: images are not pulled",
-                                      "ignored (the image in the store is used)"),
+        f"{s}.pull_policy": _h("tests/runtime/images/test_registry.py::test_ensure_images_follows_the_pull_policy"),
+        f"{s}.pull_refresh_after": _i("use pull_policy every_<duration>"),
         f"{s}.read_only": _h(_OCI + "test_read_only_root_and_shm_size"),
         f"{s}.restart": _h("tests/runtime/engine/test_health_restart.py::"
                            "test_on_failure_restarts_twice_then_leaves_it_exited",
@@ -321,8 +319,10 @@ def _service_table() -> dict[str, Support]:
         t[f"{s}.{hook}[].user"] = _h(_HOOKS)
         for key in ("privileged", "working_dir", "environment"):
             t[f"{s}.{hook}[].{key}"] = _untested("runtime/compose/hooks.py")
-    t.update(_under(f"{s}.build", _BUILD_KEYS, _i(f"{_ISSUE6}: {_NOT_BUILT}",
-                                                  "ignored (the image must already be in the store)")))
+    t.update(_under(f"{s}.build", _BUILD_KEYS, _i("not used by composer's builder")))
+    t.update(_under(f"{s}.build", ". context args labels", _h(_BUILD + "test_compose_build_then_up")))
+    t.update(_under(f"{s}.build", "dockerfile dockerfile_inline tags target no_cache network extra_hosts shm_size",
+                    _untested("runtime/compose/build.py passes it to the builder")))
     t.update(_under(f"{s}.develop", _WATCH, _i("`watch` is not implemented")))
     t.update(_under(f"{s}.blkio_config", _BLKIO, _i("no block IO limits")))
     t.update(_under(f"{s}.credential_spec", ". config file registry", _i(_WINDOWS)))

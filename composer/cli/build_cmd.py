@@ -1,0 +1,118 @@
+"""`composer image build` (docker build on the native engine) and Compose's `composer build`.
+
+`image history` already lives in image_cmd.py; this module only adds the build commands.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from composer.cli.context import GlobalOptions
+from composer.errors import ComposerError
+
+
+def _build_args(values: Sequence[str]) -> dict[str, str | None]:
+    """`--build-arg K=V`, or `K` alone to take the value from the environment (as Docker does)."""
+    out: dict[str, str | None] = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not key:
+            raise ComposerError(f"invalid --build-arg {value!r}: use NAME=VALUE")
+        out[key] = val if sep else os.environ.get(key)
+    return out
+
+
+@click.command("build")
+@click.option("-t", "--tag", "tags", multiple=True, metavar="NAME[:TAG]", help="Name and optionally a tag.")
+@click.option("-f", "--file", "dockerfile", metavar="PATH", help="Name of the Dockerfile (default: PATH/Dockerfile).")
+@click.option("--build-arg", "build_args", multiple=True, metavar="K=V", help="Set build-time variables.")
+@click.option("--target", metavar="STAGE", help="Set the target build stage to build.")
+@click.option("--no-cache", is_flag=True, help="Do not use cache when building the image.")
+@click.option("-q", "--quiet", is_flag=True, help="Suppress the build output and print image ID on success.")
+@click.option("--network", metavar="MODE", help="Networking mode for RUN instructions (none, host).")
+@click.option("--label", "labels", multiple=True, metavar="K=V", help="Set metadata for an image.")
+@click.option("--pull", is_flag=True, help="Accepted for compatibility (images come from the local store).")
+@click.argument("path")
+def image_build(tags: tuple[str, ...], dockerfile: str | None, build_args: tuple[str, ...], target: str | None,
+                no_cache: bool, quiet: bool, network: str | None, labels: tuple[str, ...], pull: bool,
+                path: str) -> None:
+    """Build an image from a Dockerfile."""
+    from composer.cli.container_cmd import engine
+    from composer.runtime.build.builder import Builder, BuildOptions
+    from composer.runtime.build.progress import Progress
+
+    context = Path(path)
+    dockerfile_text = None
+    if dockerfile == "-":
+        dockerfile_text = sys.stdin.read()
+    options = BuildOptions(
+        context=context,
+        dockerfile=Path(dockerfile) if dockerfile and dockerfile != "-" else None,
+        dockerfile_inline=dockerfile_text,
+        tags=list(tags),
+        build_args=_build_args(build_args),
+        target=target,
+        no_cache=no_cache,
+        labels=dict(label.partition("=")[::2] for label in labels),
+        network=network,
+    )
+    if options.dockerfile is not None and not options.dockerfile.is_absolute():  # -f is relative to the cwd
+        options = dataclasses.replace(options, dockerfile=Path.cwd() / options.dockerfile)
+    result = Builder(engine(), Progress(sys.stderr, quiet=quiet)).build(options)
+    if quiet:
+        click.echo(result.image_id)
+        return
+    click.echo(f"Successfully built {result.image_id} ({result.cached}/{result.steps} layer steps cached)", err=True)
+    for tag in tags:
+        click.echo(f"Successfully tagged {tag}", err=True)
+
+
+def register_image(image_group: click.Group) -> None:
+    """Add `build` to `composer image`."""
+    image_group.add_command(image_build)
+
+
+@click.command("build")
+@click.option("--no-cache", is_flag=True, help="Do not use cache when building the image.")
+@click.option("--pull", is_flag=True, help="Accepted for compatibility (images come from the local store).")
+@click.option("--build-arg", "build_args", multiple=True, metavar="K=V", help="Set build-time variables for services.")
+@click.option("-q", "--quiet", is_flag=True, help="Don't print anything to STDOUT.")
+@click.option("--with-dependencies", is_flag=True, help="Also build dependencies (transitively).")
+@click.argument("services", nargs=-1)
+@click.pass_obj
+def compose_build(opts: GlobalOptions, no_cache: bool, pull: bool, build_args: tuple[str, ...], quiet: bool,
+                  with_dependencies: bool, services: tuple[str, ...]) -> None:
+    """Build or rebuild services."""
+    from composer.cli.project import check_services, engine_for, project
+    from composer.planner.graph import with_dependencies as deps
+    from composer.runtime.compose.build import build_sections, build_services
+    from composer.runtime.compose.progress import Progress, choose_mode
+
+    ctx = project(opts, services=services)
+    check_services(ctx, services)
+    want = ctx.require_model()
+    chosen = deps(want.graph, services, no_deps=not with_dependencies) if services else set(want.services)
+    order = [name for name in sorted(want.services) if name in chosen and name in build_sections(ctx)]
+    if not order:
+        return
+    stream = sys.stderr
+    progress = Progress(stream, quiet=quiet, mode=choose_mode(opts.progress, opts.ansi, stream))
+    build_services(engine_for(opts), ctx, order, no_cache=no_cache, progress=progress,
+                   build_args=_build_args(build_args))
+
+
+def register(cli: click.Group) -> None:
+    """Add Compose's `build` to the top-level `composer` command, and `build` to its `image` group."""
+    cli.add_command(compose_build)
+    group = cli.commands.get("image")
+    if isinstance(group, click.Group):
+        register_image(group)
+
+
+__all__ = ["compose_build", "image_build", "register", "register_image"]

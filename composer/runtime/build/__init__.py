@@ -1,0 +1,1 @@
+"""Dockerfile builds on the native engine (`composer image build`, `composer build`)."""
