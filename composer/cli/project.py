@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,11 +20,25 @@ if TYPE_CHECKING:
     from composer.schema.loader import LoadedProject
 
 
-@dataclass
 class ProjectContext:
-    name: str
-    loaded: LoadedProject | None = None
-    want: DesiredState | None = None
+    """The project's name, its loaded model and its desired state.
+
+    The desired state is computed on first use: `ps`, `logs` and the like only need the name (and maybe the
+    service names), and building it imports networkx and the planner (about 140 ms of a 50-service `ps`).
+    """
+
+    def __init__(self, name: str, loaded: LoadedProject | None = None, want: DesiredState | None = None, *,
+                 scale: Mapping[str, int] | None = None) -> None:
+        self.name = name
+        self.loaded = loaded
+        self._want = want
+        self._scale = scale
+
+    @property
+    def want(self) -> DesiredState | None:
+        if self._want is None and self.loaded is not None:
+            self._want = desired_from(self.loaded, scale=self._scale)
+        return self._want
 
     def require_model(self) -> DesiredState:
         if self.want is None:
@@ -67,7 +80,10 @@ def project(opts: GlobalOptions, *, services: Sequence[str] = (), scale: Mapping
             raise
         return ProjectContext(name=_normalize(opts.project_name))
     warn(loaded.diagnostics.warnings)
-    return ProjectContext(name=loaded.name, loaded=loaded, want=desired_from(loaded, scale=scale))
+    ctx = ProjectContext(name=loaded.name, loaded=loaded, scale=scale)
+    if need_model:
+        ctx.want  # noqa: B018 (built now: its errors come before anything is touched, as before)
+    return ctx
 
 
 def _normalize(name: str) -> str:
@@ -79,36 +95,40 @@ def _normalize(name: str) -> str:
 def project_containers(engine: Engine, name: str, services: Sequence[str] = (), *, all: bool = True,
                        oneoff: bool = False, index: int | None = None) -> list[Container]:
     """The project's containers (of `services`), by service then number."""
-    from composer.planner import desired as d
-
     out = []
     for c in engine.list(all=all):
         labels = c.record.labels
-        if labels.get(d.PROJECT) != name:
+        if labels.get(_PROJECT) != name:
             continue
-        if not oneoff and labels.get(d.ONEOFF) == "True":
+        if not oneoff and labels.get(_ONEOFF) == "True":
             continue
-        if services and labels.get(d.SERVICE) not in services:
+        if services and labels.get(_SERVICE) not in services:
             continue
-        if index is not None and labels.get(d.NUMBER) != str(index):
+        if index is not None and labels.get(_NUMBER) != str(index):
             continue
         out.append(c)
-    out.sort(key=lambda c: (c.record.labels.get(d.SERVICE, ""), _number(c), c.name))
+    out.sort(key=lambda c: (c.record.labels.get(_SERVICE, ""), _number(c), c.name))
     return out
 
 
-def _number(c: Container) -> int:
-    from composer.planner import desired as d
+# `composer.planner.desired`'s labels, spelled out here: importing it imports networkx (70 ms), which
+# commands that only list containers do not need. tests/cli/test_project_labels.py keeps them equal.
+_PROJECT = "com.docker.compose.project"
+_SERVICE = "com.docker.compose.service"
+_NUMBER = "com.docker.compose.container-number"
+_ONEOFF = "com.docker.compose.oneoff"
 
+
+def _number(c: Container) -> int:
     try:
-        return int(c.record.labels.get(d.NUMBER, "0"))
+        return int(c.record.labels.get(_NUMBER, "0"))
     except ValueError:
         return 0
 
 
 def check_services(ctx: ProjectContext, services: Sequence[str]) -> None:
     """Unknown service names are an error when the model is known."""
-    if ctx.want is None:
+    if not services or ctx.want is None:
         return
     for name in services:
         if name not in ctx.want.services:

@@ -240,24 +240,30 @@ def diff(want: d.DesiredState, observed: ObservedState, options: UpOptions | Non
         keep, extra = _split(current, svc, want.project)
         ids: list[str] = []
         dep_changed = [dep for dep in deps if dep.service in changed]
+        # a duplicate (what a killed recreate left, under the temporary name a new recreate would take again)
+        # goes before anything is done with the container of its number
+        duplicates: dict[int, list[str]] = {}
+        for c in extra:
+            duplicates.setdefault(c.number, []).append(f"remove:{c.id}")
         for c in keep:
+            c_after = (*after, *duplicates.get(c.number, ()))
             reason = recreate_reason(svc, c, image_id, options)
             if reason is None and options.always_recreate_deps and dep_changed and not options.no_recreate:
                 reason = f"dependency {dep_changed[0].service} recreated"
             aid = f"container:{svc.container(want.project, c.number)}"
             if reason is not None:
                 inherit = {} if options.renew_anon_volumes else dict(c.anonymous_volumes)
-                actions.append(Action(aid, "recreate", c.name, reason, name, c.number, tuple(after),
+                actions.append(Action(aid, "recreate", c.name, reason, name, c.number, c_after,
                                       destructive=True, replaces=c.id, inherit=inherit, waits=waits))
                 changed.add(name)
             elif c.name != svc.container(want.project, c.number):
                 actions.append(Action(aid, "rename", c.name, "finish an interrupted recreate", name, c.number,
-                                      tuple(after), waits=waits))
+                                      c_after, waits=waits))
             elif any(dep.restart for dep in dep_changed) and c.running and not options.no_start:
                 culprit = next(dep.service for dep in dep_changed if dep.restart)
-                actions.append(Action(aid, "restart", c.name, f"{culprit} recreated", name, c.number, tuple(after)))
+                actions.append(Action(aid, "restart", c.name, f"{culprit} recreated", name, c.number, c_after))
             elif not c.running and not options.no_start and options.start_stopped:
-                actions.append(Action(aid, "start", c.name, c.status, name, c.number, tuple(after), waits=waits))
+                actions.append(Action(aid, "start", c.name, c.status, name, c.number, c_after, waits=waits))
             else:
                 actions.append(Action(aid, "keep", c.name, "up to date" if c.running else c.status, name, c.number))
             ids.append(aid)

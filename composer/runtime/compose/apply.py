@@ -85,8 +85,10 @@ class Applier:
         self.progress.event("Network", net.name, "Created")
 
     async def _remove_network(self, action: Action) -> None:
+        failpoints.hit("down.before-network")  # every container of the project is gone by now
         self.progress.event("Network", action.target, "Removing")
         await self._sync(self.engine.networks.remove, action.target)
+        failpoints.hit("down.after-network")
         self.progress.event("Network", action.target, "Removed")
 
     def _volumes(self) -> Any:
@@ -99,9 +101,11 @@ class Applier:
         self.progress.event("Volume", vol.name, "Creating")
         await self._sync(self._volumes().create, vol.name, labels=vol.labels, options=vol.options or None,
                          driver=vol.driver)
+        failpoints.hit("up.after-volume")
         self.progress.event("Volume", vol.name, "Created")
 
     async def _remove_volume(self, action: Action) -> None:
+        failpoints.hit("down.before-volume")
         self.progress.event("Volume", action.target, "Removing")
         await self._sync(self._volumes().remove, action.target)
         self.progress.event("Volume", action.target, "Removed")

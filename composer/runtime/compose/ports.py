@@ -13,6 +13,7 @@ def check_plan_ports(engine: Engine, want: d.DesiredState, plan: Plan) -> None:
     from composer.runtime.net import hostports
 
     replaced = {a.replaces for a in plan.actions if a.replaces}
+    replaced |= {a.id.removeprefix("remove:") for a in plan.actions if a.id.startswith("remove:")}
     claims = [{**p, "Container": c.name} for c in engine.list(all=True) if c.id not in replaced
               for p in c.record.ports]
     for action in plan.actions:

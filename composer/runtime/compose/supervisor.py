@@ -68,6 +68,7 @@ def ensure_supervisor(engine: Engine, project: str) -> None:
         return
     lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     env = dict(os.environ)
+    env.pop("COMPOSER_FAILPOINTS", None)  # meant for the command that starts it, not for the supervisor
     env.update({
         "COMPOSER_ROOT": str(engine.roots.state_root),
         "COMPOSER_RUN_ROOT": str(engine.roots.run_root),

@@ -231,8 +231,10 @@ class Engine:
             record = records.load(self.roots.containers / ref) if all(c in "0123456789abcdef" for c in ref) else None
             if record is not None and record.phase == "ready":
                 return record
-        found = self._ready()
         name = ref.removeprefix("/")
+        if self._repaired and (record := self._by_name(name)) is not None:
+            return record
+        found = self._ready()
         for record in found:
             if record.id == ref or record.name == name:
                 return record
@@ -242,6 +244,22 @@ class Engine:
         if len(matches) > 1:
             raise ComposerError(f"multiple containers match {ref!r}: use more of the ID or the name")
         raise ComposerError(f"No such container: {ref}")
+
+    def _by_name(self, name: str) -> ContainerRecord | None:
+        """The ready container named `name`, found through its name file without reading every record.
+
+        Names are unique (claimed under a lock in `.names/<name>`), so a ready record carrying the name its
+        file points to is the only match; anything else (no file, a rename half-way, a record not ready)
+        answers None and the caller scans, as before. Down of 50 containers resolved names about 200 times,
+        each a scan of 50 records.
+        """
+        if not name or "/" in name or name in (".", ".."):
+            return None
+        owner = self._name_owner_raw(self._name_file(name))
+        if not owner or "/" in owner or owner.startswith("."):
+            return None
+        record = records.load(self.roots.containers / owner)
+        return record if record is not None and record.phase == "ready" and record.name == name else None
 
     def get(self, ref: str) -> Container:
         return self._container(self.resolve(ref))
@@ -536,8 +554,14 @@ class Engine:
                             aliases = [a for a in info.get("Aliases", "").split(",") if a]
                             peers.append((info["IPAddress"], [other.name, *aliases, other.hostname, other.short_id]))
                 addresses = [n["IPAddress"] for n in record.networks.values()]
-                write_init_files(self.roots.container(record.id).dir / "etc", record.service, record.hostname,
-                                 addresses=addresses, peers=peers)
+                # A peer removed meanwhile (its teardown does not take this lock) must not get its directory
+                # back: check again just before writing, and let a file vanishing under the write go.
+                current = records.load(self.roots.containers / record.id)
+                if current is None or current.phase != "ready":
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    write_init_files(self.roots.container(record.id).dir / "etc", record.service, record.hostname,
+                                     addresses=addresses, peers=peers)
 
     def connect(self, ref: str, network: str, *, ip: str | None = None, aliases: Sequence[str] = ()) -> None:
         """`network connect`: one more interface for a container made on networks (running or not)."""
@@ -700,6 +724,8 @@ class Engine:
                     f"cannot remove container {record.name!r}: it is {state.status}; stop it first or use --force"
                 )
             record.phase = "removing"
+            if volumes:  # part of the intent: whoever finishes a killed `rm -v` takes the anonymous volumes too
+                record.auto_remove = True
             records.save(self.roots.container(record.id).dir, record)  # the intent
             failpoints.hit("rm.after-intent")
             self._teardown(record.id)
@@ -725,7 +751,9 @@ class Engine:
             self._refresh_hosts(set(record.networks), leaving=container_id)
         if record is not None:
             self._release_name(record.name, container_id)
-            if record.auto_remove and record.volumes:  # `--rm` takes its anonymous volumes, whoever sweeps it
+            # `--rm` takes its anonymous volumes, whoever sweeps it; so does a create that never finished (volumes
+            # still in use, as those a recreate inherits from the container it replaces, stay)
+            if (record.auto_remove or record.phase == "creating") and record.volumes:
                 from composer.runtime.engine.volumes import VolumeStore
 
                 VolumeStore(self.roots.state_root).remove_anonymous(record.volumes)

@@ -189,10 +189,51 @@ class OciRuntime:
         fifo.unlink(missing_ok=True)
         return True
 
+    def _read_runc_state(self, container_id: str) -> dict[str, Any] | None:
+        """`runc state`'s status and pid, read from runc's own files instead of starting a runc process.
+
+        runc decides as libcontainer's `refreshState` does: paused when its freezer cgroup is frozen by
+        itself; stopped when the init process is gone, a zombie, or another process with its pid (start
+        time differs); created while `exec.fifo` exists; else running. A `runc state` costs 5-6 ms, and
+        `ps` or a no-op `up` of 50 containers asked it 50-150 times. Raises LookupError on any doubt
+        (another runtime, an unreadable or unexpected file): the caller then asks the runtime.
+        """
+        if Path(self.cfg.runtime).name != "runc":
+            raise LookupError("not runc")
+        state_dir = self.cfg.runtime_root / check_id(container_id)
+        try:
+            raw = (state_dir / "state.json").read_bytes()
+        except FileNotFoundError:
+            if state_dir.exists():
+                raise LookupError("runc is writing its state") from None
+            return None  # runc does not know the container
+        except OSError as err:
+            raise LookupError(str(err)) from err
+        try:
+            data = json.loads(raw)
+            pid = int(data["init_process_pid"])
+            start = int(data["init_process_start"])
+            cgroups: dict[str, str] = data.get("cgroup_paths") or {}
+        except (ValueError, KeyError, TypeError) as err:
+            raise LookupError(str(err)) from err
+        if _frozen(cgroups):
+            return {"status": "paused", "pid": pid}
+        if pid <= 0 or not _same_process(pid, start):
+            return {"status": "stopped", "pid": 0}
+        status = "created" if (state_dir / "exec.fifo").exists() else "running"
+        return {"status": status, "pid": pid}
+
+    def _known_state(self, container_id: str) -> dict[str, Any] | None:
+        """`runc state` (status, pid), from runc's files when they say it clearly, else from runc itself."""
+        try:
+            return self._read_runc_state(container_id)
+        except LookupError:
+            return self._runtime_state(container_id)
+
     def state(self, container_id: str) -> ContainerState:
         """The container's state from runc's state plus conmon's exit file and composer's start record."""
         p = self.paths(container_id)
-        rs = self._runtime_state(container_id)
+        rs = self._known_state(container_id)
         exit_code, finished = _read_exit(p)
         if rs is None and exit_code is None and not p.dir.exists():
             raise ComposerError(f"no such container: {container_id}")
@@ -299,7 +340,7 @@ class OciRuntime:
     def remove(self, container_id: str, *, force: bool = False) -> None:
         """Delete the container and everything composer made for it; a missing container is not an error."""
         p = self.paths(container_id)
-        rs = self._runtime_state(container_id)
+        rs = self._known_state(container_id)
         if rs is not None:
             if not force and rs.get("status") in ("running", "paused") and _read_exit(p)[0] is None:
                 raise ComposerError(f"container {container_id} is running: stop it first or remove with force")
@@ -312,6 +353,40 @@ class OciRuntime:
         shutil.rmtree(self.cfg.socket_dir / container_id, ignore_errors=True)
         if p.dir.exists():
             raise ComposerError(f"cannot remove {p.dir}")
+
+
+def _same_process(pid: int, start: int) -> bool:
+    """True while `pid` is alive (not a zombie) and started at `start` (clock ticks, /proc/PID/stat field 22)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return False
+    fields = stat[stat.rfind(b")") + 2:].split()
+    try:
+        return fields[0] not in (b"Z", b"X", b"x") and int(fields[19]) == start
+    except (IndexError, ValueError):
+        raise LookupError(f"unexpected /proc/{pid}/stat") from None
+
+
+def _frozen(cgroups: Mapping[str, str]) -> bool:
+    """Whether the container's own freezer froze it (runc's `isPaused`): cgroup v1 `freezer.state` FROZEN with
+    `freezer.self_freezing` 1, or cgroup v2 `cgroup.freeze` 1. A missing cgroup is not frozen."""
+    try:
+        if "freezer" in cgroups:
+            base = Path(cgroups["freezer"])
+            state = (base / "freezer.state").read_text().strip()
+            if state == "THAWED":
+                return False
+            if state == "FROZEN":
+                return (base / "freezer.self_freezing").read_text().strip() == "1"
+            raise LookupError(f"freezer state {state!r}")  # FREEZING: runc waits for it to settle
+        if "" in cgroups:
+            return (Path(cgroups[""]) / "cgroup.freeze").read_text().strip() == "1"
+    except FileNotFoundError:
+        return False
+    except OSError as err:
+        raise LookupError(str(err)) from err
+    return False
 
 
 def _reap_conmon(p: ContainerPaths, grace: float = 2.0) -> None:
