@@ -105,14 +105,16 @@ def converge(
         if dry_run or opts.dry_run:
             sys.stdout.write(plan.render())
             return
-        from composer.runtime.compose.ports import check_plan_ports
+        if not plan.empty:
+            from composer.runtime.compose.ports import check_plan_ports
 
-        check_plan_ports(engine, want, plan)
+            check_plan_ports(engine, want, plan)
         applier = Applier(engine, want, progress, no_start=options.no_start, timeout=timeout)
         for _ in range(MAX_PASSES):
             if plan.empty:
                 break
-            outcome = trio.run(execute, plan, applier, _limit(opts))
+            with engine.defer_hosts():
+                outcome = trio.run(execute, plan, applier, _limit(opts))
             _fail(outcome, plan)
             # again, level-triggered; what ran once is not forced twice, exited one-shots stay exited
             options = dataclasses.replace(options, force_recreate=False, always_recreate_deps=False,
@@ -362,7 +364,8 @@ def down(opts: GlobalOptions, volumes: bool, remove_orphans: bool, timeout: int 
             else:
                 await applier(action)
 
-        outcome = trio.run(execute, plan, run, _limit(opts))
+        with engine.defer_hosts():
+            outcome = trio.run(execute, plan, run, _limit(opts))
         _fail(outcome, plan)
         if not services and not dry_run:
             from composer.runtime.compose.files import forget
@@ -432,7 +435,7 @@ def _each(opts: GlobalOptions, services: Sequence[str], what: str, act: Callable
 
 def _batches(ctx: ProjectContext, containers: Sequence[Any], *, reverse: bool) -> list[list[Any]]:
     """Containers grouped by dependency level (dependencies first, or last with `reverse`)."""
-    from composer.planner import desired as d
+    from composer.planner import labels as d
 
     if ctx.want is None:
         return [list(containers)]
@@ -611,7 +614,7 @@ def rm(opts: GlobalOptions, force: bool, stop_first: bool, volumes: bool, servic
 
 def ps_row(c: Any, now: datetime) -> dict[str, Any]:
     """The fields of `docker compose ps --format json` for one container."""
-    from composer.planner import desired as d
+    from composer.planner import labels as d
     from composer.runtime.engine import views
 
     base = views.row(c, now, truncate=False)

@@ -195,7 +195,7 @@ def run_spec(base: Mapping[str, Any], *, command: Sequence[str], entrypoint: str
 
 
 def run_labels(service_labels: Mapping[str, str], image_id: str, slug: str, extra: Sequence[str]) -> dict[str, str]:
-    from composer.planner import desired as d
+    from composer.planner import labels as d
 
     labels = {**service_labels, d.NUMBER: "-1", d.IMAGE: image_id, d.ONEOFF: "True", SLUG: slug}
     for item in extra:
@@ -340,7 +340,7 @@ def tabwriter(lines: Sequence[Sequence[str]], *, minwidth: int, padding: int) ->
 def top(opts: GlobalOptions, services: tuple[str, ...]) -> None:
     """Display the running processes."""
     from composer.cli.project import engine_for, project_containers
-    from composer.planner import desired as d
+    from composer.planner import labels as d
     from composer.runtime.engine.top import DEFAULT_PS_ARGS
     from composer.runtime.engine.top import top as run_top
     from composer.runtime.oci.cgroups import cgroup_pids
@@ -520,7 +520,7 @@ def wait(opts: GlobalOptions, down_project: bool, services: tuple[str, ...]) -> 
 
 def stacks(containers: Sequence[Container]) -> list[dict[str, str]]:
     """`docker compose ls` rows: projects by name, `running(2), exited(1)` statuses, their config files."""
-    from composer.planner import desired as d
+    from composer.planner import labels as d
 
     by_project: dict[str, list[Container]] = {}
     for c in containers:

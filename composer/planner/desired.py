@@ -10,29 +10,33 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from composer.errors import ComposerError
 from composer.planner import files as f
+from composer.planner import labels as _labels
 from composer.planner.graph import service_graph
 from composer.planner.hashing import config_hash
 
-LABEL = "com.docker.compose"
-PROJECT = f"{LABEL}.project"
-SERVICE = f"{LABEL}.service"
-NUMBER = f"{LABEL}.container-number"
-ONEOFF = f"{LABEL}.oneoff"
-HASH = f"{LABEL}.config-hash"
-DEPENDS = f"{LABEL}.depends_on"
-IMAGE = f"{LABEL}.image"
-WORKING_DIR = f"{LABEL}.project.working_dir"
-CONFIG_FILES = f"{LABEL}.project.config_files"
-ENV_FILE = f"{LABEL}.project.environment_file"
-VERSION = f"{LABEL}.version"
-NETWORK = f"{LABEL}.network"
-VOLUME = f"{LABEL}.volume"
+if TYPE_CHECKING:
+    import networkx as nx
+
+# the label names, also spelled here for the modules that know them as `desired.X`
+LABEL = _labels.LABEL
+PROJECT = _labels.PROJECT
+SERVICE = _labels.SERVICE
+NUMBER = _labels.NUMBER
+ONEOFF = _labels.ONEOFF
+HASH = _labels.HASH
+DEPENDS = _labels.DEPENDS
+IMAGE = _labels.IMAGE
+WORKING_DIR = _labels.WORKING_DIR
+CONFIG_FILES = _labels.CONFIG_FILES
+ENV_FILE = _labels.ENV_FILE
+VERSION = _labels.VERSION
+NETWORK = _labels.NETWORK
+VOLUME = _labels.VOLUME
+
 FILES_KEY = "x-composer-files"
 """Engine-spec key holding the digests of the secrets and configs a service mounts (`"config x" -> sha256`)."""
 ADDED = "x-composer-added"

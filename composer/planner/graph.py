@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from composer.errors import ComposerError
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 STARTED = "service_started"
 HEALTHY = "service_healthy"
@@ -80,6 +81,8 @@ def dependencies(service: Mapping[str, Any]) -> list[Dependency]:
 
 def service_graph(services: Mapping[str, Mapping[str, Any]]) -> nx.DiGraph[str]:
     """A DiGraph of the services; edge data `dep` is the `Dependency`. Raises on a cycle."""
+    import networkx as nx
+
     graph: nx.DiGraph[str] = nx.DiGraph()
     graph.add_nodes_from(services)
     for name, service in services.items():
@@ -91,6 +94,8 @@ def service_graph(services: Mapping[str, Mapping[str, Any]]) -> nx.DiGraph[str]:
 
 
 def _refuse_cycles(graph: nx.DiGraph[str]) -> None:
+    import networkx as nx
+
     try:
         cycle = nx.find_cycle(graph)
     except nx.NetworkXNoCycle:
@@ -106,6 +111,9 @@ def _refuse_cycles(graph: nx.DiGraph[str]) -> None:
 
 def with_dependencies(graph: nx.DiGraph[str], names: Iterable[str], *, no_deps: bool = False) -> set[str]:
     """The selected services and (unless `no_deps`) everything they need, transitively."""
+    import networkx as nx
+
+
     chosen = set(names) if names else set(graph.nodes)
     unknown = sorted(chosen - set(graph.nodes))
     if unknown:
@@ -120,10 +128,14 @@ def with_dependencies(graph: nx.DiGraph[str], names: Iterable[str], *, no_deps: 
 
 def dependents(graph: nx.DiGraph[str], name: str) -> set[str]:
     """Every service that needs `name`, directly or not."""
+    import networkx as nx
+
     return set(nx.ancestors(graph, name))
 
 
 def start_order(graph: nx.DiGraph[str], names: Iterable[str] | None = None) -> list[str]:
     """Dependencies before dependents (ties by name, so plans are stable)."""
+    import networkx as nx
+
     sub = graph.subgraph(set(names) if names is not None else set(graph.nodes))
     return list(nx.lexicographical_topological_sort(sub.reverse(copy=False), key=str))

@@ -152,7 +152,7 @@ class Applier:
 
         self.progress.event("Container", action.target, "Starting")
         record = await self._sync(self.engine.start, ref)
-        restarts.clear_stopped_by_user(self.engine.roots, record.id)
+        await self._sync(restarts.clear_stopped_by_user, self.engine.roots, record.id)
         if record.service.get("post_start"):
             from composer.runtime.compose import hooks
 
@@ -160,7 +160,8 @@ class Applier:
         self.progress.event("Container", action.target, "Started")
         from composer.runtime.compose.supervisor import ensure_supervisor
 
-        await self._sync(ensure_supervisor, self.engine, self.want.project)  # healthchecks start now
+        container = await self._sync(self.engine.get, record.id)  # healthchecks start now, not after `up`
+        await self._sync(ensure_supervisor, self.engine, self.want.project, container=container)
 
     async def _recreate(self, action: Action) -> None:
         """As Docker Compose: the new container first (under a temporary name), then the old one goes."""
@@ -186,7 +187,7 @@ class Applier:
         if not quiet:
             self.progress.event("Container", label, "Stopping")
         record = await self._sync(self.engine.resolve, ref)
-        restarts.mark_stopped_by_user(self.engine.roots, record.id)
+        await self._sync(restarts.mark_stopped_by_user, self.engine.roots, record.id)
         if record.service.get("pre_stop"):
             from composer.runtime.compose import hooks
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from composer.planner import desired as d
+from composer.planner import labels as d
 
 RUNNING = ("running", "restarting")
 

@@ -16,7 +16,8 @@ from datetime import datetime
 
 import trio
 
-from composer.planner import desired as d
+from composer.planner import labels as d
+from composer.planner.desired import DesiredState
 from composer.runtime.compose.progress import Progress
 from composer.runtime.engine.engine import Container, Engine
 
@@ -39,18 +40,18 @@ class Attached:
     """Show log lines from this moment on (when `up` began: a restarted container's old lines stay out)."""
 
 
-def run_foreground(engine: Engine, want: d.DesiredState, attached: Attached, progress: Progress) -> int:
+def run_foreground(engine: Engine, want: DesiredState, attached: Attached, progress: Progress) -> int:
     return trio.run(_foreground, engine, want, attached, progress)
 
 
-def _mine(engine: Engine, want: d.DesiredState, services: Sequence[str]) -> list[Container]:
+def _mine(engine: Engine, want: DesiredState, services: Sequence[str]) -> list[Container]:
     from composer.runtime.compose.observe import project_containers
 
     return [c for c in project_containers(engine, want.project)
             if c.record.labels.get(d.SERVICE) in services and c.record.labels.get(d.ONEOFF) != "True"]
 
 
-async def _stop_all(engine: Engine, want: d.DesiredState, attached: Attached, *, kill: bool) -> None:
+async def _stop_all(engine: Engine, want: DesiredState, attached: Attached, *, kill: bool) -> None:
     from composer.runtime import restarts
 
     containers = await trio.to_thread.run_sync(_mine, engine, want, attached.services)
@@ -69,7 +70,7 @@ async def _stop_all(engine: Engine, want: d.DesiredState, attached: Attached, *,
                 nursery.start_soon(one, c)
 
 
-async def _foreground(engine: Engine, want: d.DesiredState, attached: Attached, progress: Progress) -> int:
+async def _foreground(engine: Engine, want: DesiredState, attached: Attached, progress: Progress) -> int:
     from composer.runtime.compose.logs import follow_project_logs
 
     result = {"code": 0}

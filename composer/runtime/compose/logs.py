@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import trio
 
-from composer.planner import desired as d
+from composer.planner import labels as d
 from composer.runtime.engine.logstream import _filter, _read_from, read_log_text
 from composer.runtime.oci.logs import LogEntry, parse_log
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from composer.errors import ComposerError
-from composer.planner import desired as d
+from composer.planner import labels as d
 from composer.planner.plan import ObservedContainer, ObservedState
 
 if TYPE_CHECKING:

@@ -49,22 +49,31 @@ def _held(lock: Path) -> bool:
     return False
 
 
-def _needs_supervision(engine: Engine, project: str) -> bool:
+def needs_supervision(engine: Engine, container: Any) -> bool:
+    """A restart policy or a healthcheck (the service's or the image's) needs someone awake."""
     from composer.runtime.compose.apply import has_healthcheck
+
+    restart = str(container.record.service.get("restart") or "no")
+    policy = ((container.record.service.get("deploy") or {}).get("restart_policy") or {})
+    return restart != "no" or bool(policy) or has_healthcheck(engine, container)
+
+
+def _needs_supervision(engine: Engine, project: str) -> bool:
     from composer.runtime.compose.observe import project_containers
 
-    for c in project_containers(engine, project):
-        restart = str(c.record.service.get("restart") or "no")
-        policy = ((c.record.service.get("deploy") or {}).get("restart_policy") or {})
-        if restart != "no" or policy or has_healthcheck(engine, c):
-            return True
-    return False
+    return any(needs_supervision(engine, c) for c in project_containers(engine, project))
 
 
-def ensure_supervisor(engine: Engine, project: str) -> None:
-    """Start the project's supervisor unless one runs or nothing needs one; wait until it holds its lock."""
+def ensure_supervisor(engine: Engine, project: str, *, container: Any = None) -> None:
+    """Start the project's supervisor unless one runs or nothing needs one; wait until it holds its lock.
+
+    With `container`, only that container is looked at (what `up` does after each start: listing the whole
+    project there would make a cold `up` quadratic).
+    """
     lock, log = _paths(engine.roots.run_root, project)
-    if _held(lock) or not _needs_supervision(engine, project):
+    if _held(lock):
+        return
+    if not (needs_supervision(engine, container) if container is not None else _needs_supervision(engine, project)):
         return
     lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     env = dict(os.environ)
