@@ -766,7 +766,8 @@ class Engine:
             from composer.runtime.engine.networks import detach_container
             from composer.runtime.net import nat
 
-            if record is None or record.ports or record.networks:  # rules may exist before the record says so
+            # rules exist only where the record says so, except after a create killed before it saved them
+            if record is None or record.ports or record.phase == "creating":
                 with contextlib.suppress(nat.NftError):  # no nft: there cannot be rules either
                     nat.remove_port_mappings(container_id, self.nft_table)
             detach_container(self.networks, self.roots.run_root / "netns", container_id)
