@@ -8,11 +8,15 @@ reaches copies of the mount made in other mount namespaces; otherwise a copy cou
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
+import fcntl
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 CLONE_NEWNET = 0x40000000
 MS_BIND = 0x1000
@@ -83,10 +87,43 @@ def create(directory: Path, name: str) -> Path:
     return path
 
 
-def _loopback_up(path: Path) -> None:
+SIOCGSKNS = 0x894C  # ioctl: a socket's network namespace, as an fd
+
+
+@contextlib.contextmanager
+def netlink(path: Path) -> Iterator[Any]:
+    """An rtnetlink socket (pyroute2 `IPRoute`) inside the namespace at `path`, without forking.
+
+    pyroute2's own `IPRoute(netns=...)` forks the whole process to enter the namespace; a socket belongs to
+    the namespace it was made in, and namespaces are per thread, so this thread enters it, makes the
+    socket and comes back at once. The socket's namespace is checked before anyone uses it.
+    """
     from pyroute2 import IPRoute
 
-    with IPRoute(netns=str(path), flags=0) as ipr:
+    original = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _check(_libc.setns(target, CLONE_NEWNET), f"setns into {path}")
+        try:
+            ipr = IPRoute()
+        finally:
+            _check(_libc.setns(original, CLONE_NEWNET), "setns back to the original netns")
+        owner = fcntl.ioctl(ipr.fileno(), SIOCGSKNS)
+        try:
+            if os.fstat(owner).st_ino != os.fstat(target).st_ino:
+                ipr.close()
+                raise OSError(f"netlink socket is not in {path}")
+        finally:
+            os.close(owner)
+    finally:
+        os.close(original)
+        os.close(target)
+    with ipr:
+        yield ipr
+
+
+def _loopback_up(path: Path) -> None:
+    with netlink(path) as ipr:
         ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
 
 

@@ -16,6 +16,7 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from composer.errors import ComposerError
+from composer.runtime.net import netns
 
 KINDS = ("macvlan", "ipvlan")
 MACVLAN_MODES = ("bridge", "private", "vepa", "passthru")
@@ -59,7 +60,7 @@ def attach(
 ) -> None:
     """`ifname` in the namespace: a `kind` sub-interface of `parent` with `address`, up; a default route through
     `gateway` when given (ipvlan l3 modes have no neighbours: the route is through the device)."""
-    with IPRoute(netns=str(netns_path), flags=0) as inside:
+    with netns.netlink(netns_path) as inside:
         present = _index(inside, ifname) is not None
     if not present:
         link = parent_index(kind, parent)
@@ -79,7 +80,7 @@ def attach(
                 raise ComposerError(f"cannot make a {kind} interface on {parent!r}: {exc.args[1]}") from None
         finally:
             os.close(fd)
-    with IPRoute(netns=str(netns_path), flags=0) as inside:
+    with netns.netlink(netns_path) as inside:
         index = _index(inside, ifname)
         assert index is not None, f"{ifname} did not appear in {netns_path}"
         if mac is not None and kind == "macvlan":
@@ -106,7 +107,7 @@ def detach(netns_path: Path, address: str) -> None:
 
     if not is_mounted_netns(netns_path):
         return
-    with IPRoute(netns=str(netns_path), flags=0) as inside:
+    with netns.netlink(netns_path) as inside:
         for entry in inside.get_addr(family=2, address=address):
             try:
                 inside.link("del", index=entry["index"])

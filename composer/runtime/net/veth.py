@@ -15,6 +15,8 @@ from pathlib import Path
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from composer.runtime.net import netns
+
 EEXIST = 17
 ENOENT = 2
 ENODEV = 19
@@ -47,7 +49,7 @@ def attach(
     gateway: IPv4Address | None,
 ) -> None:
     """Connect the namespace to `bridge` as `ifname` with `address`; `gateway` set = default route through it."""
-    with IPRoute(netns=str(netns_path), flags=0) as inside:
+    with netns.netlink(netns_path) as inside:
         present = _index(inside, ifname) is not None
     with IPRoute() as host:
         bridge_index = _index(host, bridge)
@@ -67,7 +69,7 @@ def attach(
         if host_index is None:
             raise RuntimeError(f"{ifname} exists in {netns_path} but its host end {host_name} is gone")
         host.link("set", index=host_index, master=bridge_index, state="up")
-    with IPRoute(netns=str(netns_path), flags=0) as inside:
+    with netns.netlink(netns_path) as inside:
         index = _index(inside, ifname)
         if index is None:
             index = _index(inside, peer_temp_name)
