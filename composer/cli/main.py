@@ -49,6 +49,7 @@ def _register() -> None:
         config_cmd,
         container_cmd,
         image_cmd,
+        manifest_cmd,
         network_cmd,
         registry_cmd,
         version_cmd,
@@ -65,6 +66,7 @@ def _register() -> None:
     compose_tools.register(cli)
     registry_cmd.register(cli)
     build_cmd.register(cli)  # `composer build` and `composer image build`
+    manifest_cmd.register(cli)  # `composer manifest create/annotate/inspect/push/rm`
 
 
 _register()

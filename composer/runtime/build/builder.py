@@ -267,12 +267,23 @@ class Builder:
             try:
                 image_id = self.store.resolve(base)
             except ComposerError:
-                raise self.fail(stage.line, f"FROM {base}: no such image in the local store "
-                                            "(load or pull it first)") from None
+                image_id = self._pull_base(stage, base)
         image = self.store.get(image_id)
         doc = copy_mod.deepcopy(image.config_json)
         layers = [d.model_dump(by_alias=True, exclude_none=True) for d in image.manifest.layers]
         return _State(doc, layers, image_id, _key("from", image_id))
+
+    def _pull_base(self, stage: df.Stage, base: str) -> str:
+        """A base image missing from the store is pulled, as `docker build` does."""
+        from composer.runtime.images.registry import pull
+        from composer.runtime.images.transfer_progress import TransferProgress
+
+        shown = TransferProgress(None if self.progress.quiet else self.progress.out, "plain")
+        try:
+            return pull(self.store, base, progress=shown).image_id
+        except ComposerError as err:
+            raise self.fail(stage.line, f"FROM {base}: no such image in the local store, and pulling it "
+                                        f"failed: {err.message}") from None
 
     def _materialize(self, state: _State) -> str:
         """The state as a stored image (found in the cache by its key when it was made before)."""
