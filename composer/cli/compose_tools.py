@@ -204,6 +204,28 @@ def run_labels(service_labels: Mapping[str, str], image_id: str, slug: str, extr
     return labels
 
 
+def _images_for_run(engine: Any, ctx: Any, service: str, *, pull: str | None, build: bool, quiet: bool) -> None:
+    """The service's image as `up` would get it: pulled by its pull_policy (or `--pull`), built if it has
+    `build:` and is missing (or with `--build`)."""
+    from composer.cli.config_views import model_document
+    from composer.runtime.compose.progress import Progress
+    from composer.runtime.compose.pull import build_services, ensure_images
+
+    want = ctx.require_model()
+    progress = Progress(sys.stderr, quiet=quiet)
+    built = build_services(model_document(ctx.loaded)) if ctx.loaded is not None else frozenset()
+    ensure_images(engine, want, pull, progress, services=[service], built=built)
+    if service in built:
+        try:
+            present = bool(engine.images.get(want.services[service].image))
+        except ComposerError:
+            present = False
+        if build or not present:
+            from composer.runtime.compose.build import build_services as build_images
+
+            build_images(engine, ctx, [service], no_cache=False, progress=progress)
+
+
 @click.command("run", context_settings={"allow_interspersed_args": False})
 @click.option("-d", "--detach", is_flag=True, help="Run container in background and print container ID.")
 @click.option("--rm", "auto_remove", is_flag=True, help="Automatically remove the container when it exits.")
@@ -223,13 +245,17 @@ def run_labels(service_labels: Mapping[str, str], image_id: str, slug: str, extr
 @click.option("-i", "--interactive/--no-interactive", default=True, help="Keep STDIN open even if not attached.")
 @click.option("-q", "--quiet", is_flag=True, help="Don't print anything to STDOUT.")
 @click.option("--remove-orphans", is_flag=True, help="Remove containers for services not defined in the Compose file.")
+@click.option("--pull", type=click.Choice(["always", "missing", "never"]), default=None,
+              help="Pull image before running (default: the service's pull_policy).")
+@click.option("--build", is_flag=True, help="Build image before starting container.")
 @click.argument("service")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
 def run(opts: GlobalOptions, detach: bool, auto_remove: bool, env: tuple[str, ...], label: tuple[str, ...],
         name: str | None, entrypoint: str | None, no_deps: bool, service_ports: bool, publish: tuple[str, ...],
         volume: tuple[str, ...], user: str | None, workdir: str | None, no_tty: bool, interactive: bool,
-        quiet: bool, remove_orphans: bool, service: str, command: tuple[str, ...]) -> int:
+        quiet: bool, remove_orphans: bool, pull: str | None, build: bool, service: str,
+        command: tuple[str, ...]) -> int:
     """Run a one-off command on a service."""
     import contextlib
     import secrets
@@ -248,6 +274,7 @@ def run(opts: GlobalOptions, detach: bool, auto_remove: bool, env: tuple[str, ..
         bring_up(ctx, [service], no_deps=False, opts=opts)
     svc = want.services[service]
     engine = engine_for()
+    _images_for_run(engine, ctx, service, pull=pull, build=build, quiet=quiet)
     tty = not no_tty and sys.stdin.isatty()
     stdin_open = interactive and not detach
     spec = run_spec(svc.spec, command=command, entrypoint=entrypoint, env=env, volumes=volume, publish=publish,

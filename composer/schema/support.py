@@ -375,7 +375,8 @@ def _resource_table() -> dict[str, Support]:
                           _VOLS + "test_driver_and_options_that_cannot_be_honoured_are_refused"),
         f"{v}.driver_opts": _r("driver options are an error for now",
                                _VOLS + "test_driver_and_options_that_cannot_be_honoured_are_refused"),
-        f"{v}.external": _untested("planner/plan.py: an external volume must exist"),
+        f"{v}.external": _h("tests/runtime/compose/test_compose_modes.py::"
+                             "test_sidecar_shares_the_namespace_and_externals_are_used_not_owned"),
         f"{v}.labels": _untested("runtime/compose/apply.py creates the volume with them"),
         "secrets": _h(_HOOKS),
         f"{sec}.name": _untested("planner/files.py: the engine store's name of an external secret"),

@@ -8,7 +8,7 @@ import secrets
 import pytest
 
 from composer.runtime.images import registry as reg
-from tests.runtime.compose.composefix import compose, down_all
+from tests.runtime.compose.composefix import compose, compose_process, down_all
 from tests.runtime.engine.enginefix import EngineEnv, eng, image_archive
 from tests.runtime.images.registryfix import Registry, open_registry
 
@@ -50,5 +50,12 @@ def test_up_runs_an_image_pulled_from_the_registry(eng: EngineEnv, open_registry
         again = compose(eng, "pull", "--policy", "missing")
         assert again.code == 0, again.stderr
         assert open_registry.requests("GET", f"^/v2/fixture/compose-{project}/manifests/") == 1
+        # `run` gets its image the same way: gone locally, pulled by the service's pull_policy (missing)
+        assert compose(eng, "down", "-t", "0").code == 0
+        store.remove(image)
+        ran = compose_process(eng, "run", "--rm", "-T", "--no-deps", "web", "echo", "ran-after-pull")
+        assert ran.returncode == 0, ran.stderr
+        assert ran.stdout.strip() == "ran-after-pull"
+        assert open_registry.requests("GET", f"^/v2/fixture/compose-{project}/manifests/") == 2
     finally:
         down_all(eng, project)
