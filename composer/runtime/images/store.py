@@ -218,9 +218,14 @@ class ImageStore:
                     self._lock_fd = None
 
     def _clean_tmp(self) -> None:
-        """Scratch left by a killed command; safe because nobody else holds the lock."""
+        """Scratch left by a killed command; safe because nobody else holds the lock. A live process's
+        unpacking scratch (`unpack-<pid>-*`, worked on outside the lock) is left to it."""
         tmp = self.root / "tmp"
         for entry in tmp.iterdir():
+            if entry.name.startswith("unpack-"):
+                pid = entry.name.split("-")[1]
+                if pid.isdigit() and Path(f"/proc/{pid}").exists():
+                    continue
             _remove_tree(entry)
 
     def scratch_dir(self) -> Path:
@@ -271,37 +276,46 @@ class ImageStore:
     # -- layers ------------------------------------------------------------------------------
 
     def ensure_layer(self, blob: str, diff_id: str) -> Path:
-        """Unpack a layer blob once; checks the uncompressed content against its diff_id."""
-        with self.locked():
-            final = self.layer_path(diff_id).parent
-            if final.is_dir():
-                return final / "diff"
-            scratch = self.scratch_dir()
-            try:
-                diff = scratch / "diff"
-                diff.mkdir(mode=0o755)
-                os.chmod(diff, 0o755)
-                with self.open_blob(blob) as src:
-                    stats = extract_layer(src, diff, mode="overlay")
-                if stats.diff_id != diff_id:
-                    raise ComposerError(
-                        f"layer {blob} is corrupt: its content has digest {stats.diff_id}, "
-                        f"the image config says {diff_id}"
-                    )
-                info = {
-                    "diff_id": diff_id,
-                    "blob": blob,
-                    "size": stats.size,
-                    "compression": stats.compression,
-                    "warnings": list(stats.warnings),
-                }
-                write_atomic(scratch / "layer.json", model.dump_json(info))
-                os.rename(scratch, final)
-                fsync_dir(final.parent)
-            except BaseException:
-                _remove_tree(scratch)
-                raise
+        """Unpack a layer blob once; checks the uncompressed content against its diff_id.
+
+        The unpacking itself runs outside the store lock (in this process's own scratch directory), so
+        the layers of one pull unpack side by side and other commands are not held up; only the rename
+        that publishes the layer takes the lock.
+        """
+        final = self.layer_path(diff_id).parent
+        if final.is_dir():
             return final / "diff"
+        with self.locked():
+            scratch = Path(tempfile.mkdtemp(dir=self.root / "tmp", prefix=f"unpack-{os.getpid()}-"))
+        try:
+            diff = scratch / "diff"
+            diff.mkdir(mode=0o755)
+            os.chmod(diff, 0o755)
+            with self.open_blob(blob) as src:
+                stats = extract_layer(src, diff, mode="overlay")
+            if stats.diff_id != diff_id:
+                raise ComposerError(
+                    f"layer {blob} is corrupt: its content has digest {stats.diff_id}, "
+                    f"the image config says {diff_id}"
+                )
+            info = {
+                "diff_id": diff_id,
+                "blob": blob,
+                "size": stats.size,
+                "compression": stats.compression,
+                "warnings": list(stats.warnings),
+            }
+            write_atomic(scratch / "layer.json", model.dump_json(info))
+            with self.locked():
+                if final.is_dir():  # another process unpacked it meanwhile
+                    _remove_tree(scratch)
+                else:
+                    os.rename(scratch, final)
+                    fsync_dir(final.parent)
+        except BaseException:
+            _remove_tree(scratch)
+            raise
+        return final / "diff"
 
     def layer_info(self, diff_id: str) -> dict[str, Any]:
         path = self.root / "layers" / _hex(diff_id) / "layer.json"
