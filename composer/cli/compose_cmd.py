@@ -678,9 +678,9 @@ def ps(opts: GlobalOptions, show_all: bool, quiet: bool, list_services: bool, st
        filters: tuple[str, ...], fmt: str, no_trunc: bool, orphans: bool, services: tuple[str, ...]) -> None:
     """List containers."""
     from composer.cli.gotemplate import render_rows
-    from composer.cli.project import check_services, engine_for, project, project_containers
+    from composer.cli.project import check_services, engine_for, project, project_containers, project_name
 
-    ctx = project(opts, need_model=False)
+    ctx = project(opts, need_model=False) if not orphans else project_name(opts)
     check_services(ctx, services)
     wanted_status = set(status)
     for f in filters:

@@ -40,20 +40,31 @@ class GlobalOptions:
             strict=bool(options.get("strict")),
         )
 
+    def _options(self, **kwargs: Any) -> Any:
+        from composer.schema.options import STDIN, LoadOptions
+
+        stdin = sys.stdin.buffer.read() if STDIN in self.files else None
+        return LoadOptions(
+            cwd=os.getcwd(), environ=dict(os.environ), files=self.files, project_name=self.project_name,
+            project_directory=self.project_directory, env_files=self.env_files, profiles=self.profiles,
+            stdin=stdin, **kwargs,
+        )
+
+    def load_name(self) -> str:
+        """Only the project's name (the rules of `load`, without loading the model): for `ps` and the like."""
+        from composer.hostfs import HostFS
+        from composer.schema.loader import load_project_name
+
+        return load_project_name(self._options(), HostFS())
+
     def load(self, *, services: tuple[str, ...] = (), interpolate: bool = True, normalize: bool = True,
              resolve_paths: bool = True) -> LoadedProject:
         """Load the project these options name, reading stdin when a file is `-`."""
         from composer.hostfs import HostFS
         from composer.schema.loader import load_project
-        from composer.schema.options import STDIN, LoadOptions
 
-        stdin = sys.stdin.buffer.read() if STDIN in self.files else None
-        options = LoadOptions(
-            cwd=os.getcwd(), environ=dict(os.environ), files=self.files, project_name=self.project_name,
-            project_directory=self.project_directory, env_files=self.env_files, profiles=self.profiles,
-            services=services, interpolate=interpolate, normalize=normalize, resolve_paths=resolve_paths,
-            stdin=stdin,
-        )
+        options = self._options(services=services, interpolate=interpolate, normalize=normalize,
+                                resolve_paths=resolve_paths)
         loaded = load_project(options, HostFS())
         if self.strict and loaded.unsupported:
             from composer.errors import ComposerError, ConfigErrors, Span

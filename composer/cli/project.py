@@ -86,6 +86,16 @@ def project(opts: GlobalOptions, *, services: Sequence[str] = (), scale: Mapping
     return ctx
 
 
+def project_name(opts: GlobalOptions) -> ProjectContext:
+    """Only the name, by the loader's rules but without loading the model (`ps`, `logs`: they look at labels)."""
+    try:
+        return ProjectContext(name=opts.load_name())
+    except ComposerError as exc:
+        if not opts.project_name or not str(exc).startswith("no configuration file"):
+            raise
+        return ProjectContext(name=_normalize(opts.project_name))
+
+
 def _normalize(name: str) -> str:
     from composer.schema.naming import normalize_project_name
 

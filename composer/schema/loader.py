@@ -22,9 +22,7 @@ from composer.schema.options import STDIN, LoadOptions, read_env_file, resolve_s
 from composer.schema.paths import resolve_project_paths
 from composer.schema.profiles import ProfileSelection, active_profiles, all_profiles, check_dependencies, select
 from composer.schema.references import check_references
-from composer.schema.support import unsupported_keys
 from composer.schema.tree import YMap, YSeq, deep_copy
-from composer.schema.validate import validate_project
 from composer.schema.yamlio import read_documents
 
 STDIN_NAME = "<stdin>"
@@ -238,8 +236,19 @@ def _add_included(doc: YMap, included: YMap, source: str, span: Span | None) -> 
     return errors
 
 
+def load_project_name(options: LoadOptions, fs: SourceFS) -> str:
+    """Only the project's name, by the same rules as `load_project` (for commands that need nothing else:
+    the models are not imported and nothing is validated)."""
+    sources = resolve_sources(options, fs)
+    ctx = _Context(fs=fs, options=options, diag=Diagnostics(), stdin=options.stdin)
+    return _project_name(ctx, sources.files, sources.project_directory, sources.environment)
+
+
 def load_project(options: LoadOptions, fs: SourceFS) -> LoadedProject:
     """The whole pipeline: sources, name, phases 1-10; every user mistake is a ComposerError."""
+    from composer.schema.support import unsupported_keys
+    from composer.schema.validate import validate_project
+
     sources = resolve_sources(options, fs)
     diag = Diagnostics()
     ctx = _Context(fs=fs, options=options, diag=diag, stdin=options.stdin)
