@@ -73,11 +73,7 @@ def converge(
     build: str = "missing",
 ) -> None:
     """Bring the selected services to their desired state: observe, diff, execute, again until done."""
-    import trio
-
     from composer.planner.plan import diff
-    from composer.runtime.compose.apply import Applier
-    from composer.runtime.compose.executor import execute
     from composer.runtime.compose.lock import project_lock
     from composer.runtime.compose.observe import observe
 
@@ -106,10 +102,14 @@ def converge(
             sys.stdout.write(plan.render())
             return
         if not plan.empty:
+            import trio  # only now: a no-op `up` does without the event loop's import
+
+            from composer.runtime.compose.apply import Applier
+            from composer.runtime.compose.executor import execute
             from composer.runtime.compose.ports import check_plan_ports
 
             check_plan_ports(engine, want, plan)
-        applier = Applier(engine, want, progress, no_start=options.no_start, timeout=timeout)
+            applier = Applier(engine, want, progress, no_start=options.no_start, timeout=timeout)
         for _ in range(MAX_PASSES):
             if plan.empty:
                 break

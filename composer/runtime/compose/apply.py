@@ -13,6 +13,7 @@ from composer.planner import desired as d
 from composer.planner.graph import COMPLETED, HEALTHY, Dependency
 from composer.planner.plan import Action
 from composer.runtime import failpoints
+from composer.runtime.compose.observe import has_healthcheck
 from composer.runtime.compose.progress import Progress
 from composer.runtime.engine.engine import Engine
 
@@ -267,12 +268,3 @@ class Applier:
             if c.status == "created":
                 raise ComposerError(f"dependency failed to start: container {name} was never started")
             await trio.sleep(POLL)
-
-
-def has_healthcheck(engine: Engine, container: Any) -> bool:
-    """Whether the container has a healthcheck (its service's, or its image's)."""
-    from composer.planner.health import health_spec
-
-    image = engine._image(container.record.image_id)
-    image_config = dict(image.config_json.get("config") or {})
-    return health_spec(container.record.service.get("healthcheck"), image_config.get("Healthcheck")) is not None

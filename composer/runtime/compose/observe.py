@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from composer.errors import ComposerError
 from composer.planner import labels as d
@@ -68,3 +68,12 @@ def observe(engine: Engine, project: str, images: Iterable[str] = ()) -> Observe
     networks = {r.name: dict(r.labels) for r in engine.networks.records() if r.phase == "ready"}
     volumes = {v.name: dict(v.labels) for v in volume_store.all()}
     return ObservedState(containers=containers, networks=networks, volumes=volumes, images=image_ids(engine, images))
+
+
+def has_healthcheck(engine: Engine, container: Any) -> bool:
+    """Whether the container has a healthcheck (its service's, or its image's)."""
+    from composer.planner.health import health_spec
+
+    image = engine._image(container.record.image_id)
+    image_config = dict(image.config_json.get("config") or {})
+    return health_spec(container.record.service.get("healthcheck"), image_config.get("Healthcheck")) is not None

@@ -15,8 +15,6 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-import trio
-
 from composer.errors import ComposerError
 
 if TYPE_CHECKING:
@@ -125,6 +123,8 @@ def jobs(store: ImageStore, want: DesiredState, policy_override: str | None, *,
 async def pull_all(store: ImageStore, todo: Iterable[PullJob], progress: EventSink | None, *,
                    limit: int = 4) -> dict[str, str]:
     """Pull the jobs in parallel; returns {reference: error} for the ones that failed."""
+    import trio
+
     from composer.runtime.images.registry import pull_image
 
     failures: dict[str, str] = {}
@@ -163,6 +163,8 @@ def ensure_images(engine: _HasImages, want: DesiredState, policy_override: str |
     todo = jobs(store, want, policy_override, services=services, built=built)
     if not todo:
         return
+    import trio
+
     failures = trio.run(pull_all, store, todo, progress)
     for job in todo:
         if job.reference in failures:

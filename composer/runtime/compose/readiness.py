@@ -23,8 +23,7 @@ def _health(engine: Engine, container_id: str) -> str | None:
 def wait_until_ready(engine: Engine, want: d.DesiredState, services: Sequence[str], *, timeout: float | None,
                      progress: Progress) -> None:
     """Running, and healthy if there is a healthcheck; a one-shot that exited 0 counts as done."""
-    from composer.runtime.compose.apply import has_healthcheck
-    from composer.runtime.compose.observe import project_containers
+    from composer.runtime.compose.observe import has_healthcheck, project_containers
 
     deadline = None if timeout is None else time.monotonic() + timeout
     announced: set[str] = set()

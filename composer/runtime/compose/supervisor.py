@@ -51,7 +51,7 @@ def _held(lock: Path) -> bool:
 
 def needs_supervision(engine: Engine, container: Any) -> bool:
     """A restart policy or a healthcheck (the service's or the image's) needs someone awake."""
-    from composer.runtime.compose.apply import has_healthcheck
+    from composer.runtime.compose.observe import has_healthcheck
 
     restart = str(container.record.service.get("restart") or "no")
     policy = ((container.record.service.get("deploy") or {}).get("restart_policy") or {})
