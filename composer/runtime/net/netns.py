@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import errno
 import fcntl
 import os
 import threading
@@ -79,12 +80,28 @@ def create(directory: Path, name: str) -> Path:
         raise ValueError(f"bad netns name {name!r}")
     path = directory / name
     if not is_mounted_netns(path):
-        _prepare_dir(directory)
-        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o444)  # the mount point; may exist from a killed run
-        os.close(fd)
-        _make_here(path)
+        with _dir_lock(directory):  # not while another thread or command releases the directory
+            _prepare_dir(directory)
+            fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o444)  # the mount point; may exist from a killed run
+            os.close(fd)
+            _make_here(path)
     _loopback_up(path)
     return path
+
+
+_DIR_LOCKS: dict[str, threading.Lock] = {}
+_DIR_LOCKS_GUARD = threading.Lock()
+
+
+@contextlib.contextmanager
+def _dir_lock(directory: Path) -> Iterator[None]:
+    """Creating a namespace in the directory and releasing the directory once empty exclude each other
+    between the threads of one command (a parallel `up` or `down`); across commands, `release_dir` takes an
+    unmount that another got to first as done."""
+    with _DIR_LOCKS_GUARD:
+        lock = _DIR_LOCKS.setdefault(str(directory), threading.Lock())
+    with lock:
+        yield
 
 
 SIOCGSKNS = 0x894C  # ioctl: a socket's network namespace, as an fd
@@ -145,7 +162,14 @@ def list_names(directory: Path) -> list[str]:
 
 def release_dir(directory: Path) -> None:
     """Undo the directory's self bind mount once it holds no namespace (for tests and `composer` teardown)."""
-    if list_names(directory):
+    if not directory.exists():
         return
-    while str(directory) in _mount_points():
-        _check(_libc.umount2(str(directory).encode(), MNT_DETACH), f"umount {directory}")
+    with _dir_lock(directory):
+        if list_names(directory):
+            return
+        while str(directory) in _mount_points():
+            if _libc.umount2(str(directory).encode(), MNT_DETACH) != 0:
+                err = ctypes.get_errno()
+                if err == errno.EINVAL:  # not a mount point any more: another command released it first
+                    return
+                raise OSError(err, f"umount {directory}: {os.strerror(err)}")

@@ -318,3 +318,31 @@ def test_forwarding_works_when_iptables_forward_policy_is_drop(net: NetEnv) -> N
         cwd=Path(__file__).resolve().parents[3], capture_output=True, text=True, timeout=120, check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_parallel_releases_of_one_directory_do_not_fail(net: NetEnv) -> None:
+    """A parallel `down` releases the namespace directory from many threads at once: one unmounts, the
+    others find it done (this was an EINVAL that failed `down` of 50 services now and then)."""
+    import threading
+
+    from composer.runtime.net import netns
+
+    for round_ in range(5):
+        name = f"{net.tag}r{round_}"
+        netns.create(net.netns_dir, name)
+        netns.delete(net.netns_dir, name)
+        errors: list[BaseException] = []
+
+        def release(errors: list[BaseException] = errors) -> None:
+            try:
+                netns.release_dir(net.netns_dir)
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=release) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert str(net.netns_dir) not in netns._mount_points()
