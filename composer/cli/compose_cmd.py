@@ -340,7 +340,7 @@ def down(opts: GlobalOptions, volumes: bool, remove_orphans: bool, timeout: int 
         from composer.runtime.compose.supervisor import stop_supervisor
 
         stop_supervisor(engine, ctx.name)
-        plan = down_plan(ctx.want, ctx.name, observe(engine, ctx.name), volumes=volumes,
+        plan = down_plan(ctx.want, ctx.name, observe(engine, ctx.name, unfinished=True), volumes=volumes,
                          remove_orphans=remove_orphans or ctx.want is None)
         if services:
             keep = set(services)

@@ -59,13 +59,17 @@ def image_ids(engine: Engine, refs: Iterable[str]) -> dict[str, str | None]:
     return out
 
 
-def observe(engine: Engine, project: str, images: Iterable[str] = ()) -> ObservedState:
-    """What exists now (the engine's containers of `project`, every network and volume, the images named)."""
+def observe(engine: Engine, project: str, images: Iterable[str] = (), *, unfinished: bool = False) -> ObservedState:
+    """What exists now (the engine's containers of `project`, every network and volume, the images named).
+
+    Networks a killed command left half-made count as missing (so `up` finishes them), unless `unfinished`
+    (so `down` removes them too).
+    """
     from composer.runtime.engine.volumes import VolumeStore
 
     volume_store = VolumeStore(engine.roots.state_root)
     containers = [observed_container(c, volume_store.root) for c in project_containers(engine, project)]
-    networks = {r.name: dict(r.labels) for r in engine.networks.records() if r.phase == "ready"}
+    networks = {r.name: dict(r.labels) for r in engine.networks.records() if unfinished or r.phase == "ready"}
     volumes = {v.name: dict(v.labels) for v in volume_store.all()}
     return ObservedState(containers=containers, networks=networks, volumes=volumes, images=image_ids(engine, images))
 

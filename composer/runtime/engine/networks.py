@@ -25,6 +25,7 @@ from typing import Any
 
 from composer.errors import ComposerError
 from composer.planner import ipam
+from composer.runtime import failpoints
 from composer.runtime.engine.locks import locked
 from composer.runtime.fsutil import write_atomic
 
@@ -167,6 +168,7 @@ class NetworkStore:
                     default_route=driver == "bridge" or config.gateway is not None,
                 )
                 self._save(record)
+                failpoints.hit("network.after-record")
             addressing = record.addressing()
             if not record.sublink:
                 bridge.create(record.bridge, ipam.interface_address(addressing, addressing.gateway))

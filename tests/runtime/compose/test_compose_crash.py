@@ -60,7 +60,7 @@ DOWN_POINTS = ["stop.after-term", "down.after-stop", "rm.after-intent", "down.be
 DOWN_V_POINTS = ["rm.after-intent", "down.after-network", "down.before-volume"]
 # one /27 of 10.213.236.0/22 and one host port per test
 UP_BASE, COLD_SLOT, RECREATE_BASE, DOWN_BASE, DOWN_V_BASE, SUPERVISOR_SLOT, SERIALIZE_SLOT = 0, 7, 8, 18, 23, 26, 27
-PORT_RECREATE_SLOT = 28
+PORT_RECREATE_SLOT, HALF_NETWORK_SLOT = 28, 29
 
 
 def composer(env: EngineEnv, *args: str, failpoint: str | None = None,
@@ -211,6 +211,16 @@ def test_cold_up_killed_after_the_first_network_then_run_again(eng: EngineEnv) -
         stack.check_desired(gen=1)
     finally:
         _finish(stack)
+
+
+def test_down_after_an_up_killed_inside_network_creation_removes_the_half_made_network(eng: EngineEnv) -> None:
+    stack = Stack(eng, HALF_NETWORK_SLOT)
+    stack.write(gen=1)
+    try:
+        killed(composer(eng, "up", "-d", failpoint="network.after-record"))
+        assert [r.phase for r in eng.engine.networks.records()] == ["creating"]
+    finally:
+        _finish(stack)  # `down -v`, then nothing of the project may be left
 
 
 @pytest.mark.parametrize("point", RECREATE_POINTS)
