@@ -8,6 +8,7 @@ addresses, MAC, state and the default route are set.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from ipaddress import IPv4Address, IPv4Interface
 from pathlib import Path
@@ -69,6 +70,7 @@ def attach(
         if host_index is None:
             raise RuntimeError(f"{ifname} exists in {netns_path} but its host end {host_name} is gone")
         host.link("set", index=host_index, master=bridge_index, state="up")
+    _hairpin(host_name)
     with netns.netlink(netns_path) as inside:
         index = _index(inside, ifname)
         if index is None:
@@ -92,3 +94,10 @@ def detach(host_name: str) -> None:
     """Remove the pair by its host end (the container end goes with it); nothing happens when it is gone."""
     with IPRoute() as host:
         _delete(host, host_name)
+
+
+def _hairpin(host_name: str) -> None:
+    """Let the bridge send a frame back out of the port it came in on: a container reaching its own published
+    port through the host comes back DNATed to itself (pyroute2 has no bridge-port call; sysfs does it)."""
+    with contextlib.suppress(OSError):  # no sysfs for this namespace: only the hairpin case is lost
+        Path(f"/sys/class/net/{host_name}/brport/hairpin_mode").write_text("1")

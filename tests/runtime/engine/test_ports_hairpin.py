@@ -5,8 +5,8 @@ Twice: on the real host (br_netfilter loaded here: bridged packets see conntrack
 a host where bridged packets bypass iptables/nftables (`bridge-nf-call-iptables=0`, a per-namespace sysctl), where
 only composer's hairpin masquerade brings a same-network peer's reply back through the host.
 
-Not covered (not done yet): a container reaching its own published port (br_netfilter bridges that DNATed packet
-back out the port it came in on, which needs `hairpin_mode` on the veth).
+And a container reaching its own published port: the DNATed packet goes back out of the bridge port it came in on,
+which `hairpin_mode` on the veth allows.
 """
 
 from __future__ import annotations
@@ -142,6 +142,7 @@ def test_published_port_answers_other_containers_through_the_host(place: Place) 
     gw_first, gw_second = _gateway(place, first), _gateway(place, second)
     assert place.fetch(f"http://{gw_first}:{port}/index.html", "peer") == BODY  # same network, through the host
     assert place.fetch(f"http://{gw_second}:{port}/index.html", "other") == BODY  # another network, its gateway
+    assert place.fetch(f"http://{gw_first}:{port}/index.html", "web") == BODY  # itself, through the host (hairpin)
     address = host_address(place.run("ip", "-4", "-o", "addr", "show", "scope", "global").stdout)
     if address is not None:
         assert place.fetch(f"http://{address}:{port}/index.html") == BODY
