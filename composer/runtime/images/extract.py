@@ -149,10 +149,11 @@ DECOMPRESS_ERRORS: tuple[type[BaseException], ...] = (EOFError, zlib.error, lzma
 class DigestReader:
     """Hash and count what is read, refusing to go past a size cap (decompression bombs)."""
 
-    def __init__(self, src: IO[bytes], limit: int | None = None) -> None:
+    def __init__(self, src: IO[bytes], limit: int | None = None, *, hashing: bool = True) -> None:
         self._src = src
         self._limit = limit
         self.hash = hashlib.sha256()
+        self.hashing = hashing
         self.count = 0
 
     def read(self, size: int = -1) -> bytes:
@@ -162,7 +163,8 @@ class DigestReader:
         self.count += len(data)
         if self._limit is not None and self.count > self._limit:
             raise ComposerError(f"layer is larger than the limit of {self._limit} bytes uncompressed")
-        self.hash.update(data)
+        if self.hashing:
+            self.hash.update(data)
         return data
 
     def drain(self) -> None:
@@ -172,7 +174,8 @@ class DigestReader:
 
     @property
     def digest(self) -> str:
-        return "sha256:" + self.hash.hexdigest()
+        """The sha256 of what was read; "" when hashing was left to the caller."""
+        return "sha256:" + self.hash.hexdigest() if self.hashing else ""
 
 
 # -- names -----------------------------------------------------------------------------------
@@ -188,7 +191,8 @@ def split_entry_name(name: str) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class LayerStats:
-    """What one extraction did: the uncompressed digest (diff_id), content bytes, warnings."""
+    """What one extraction did: the uncompressed digest (diff_id; "" when an uncompressed layer's
+    hash was left to the caller), content bytes, warnings."""
 
     diff_id: str
     size: int
@@ -544,12 +548,14 @@ def extract_layer(
     devices: bool | None = None,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
     max_entries: int = DEFAULT_MAX_ENTRIES,
+    hash_uncompressed: bool = True,
 ) -> LayerStats:
     """Apply the (plain, gzip, bzip2, xz or zstd) layer tar `source` into the directory `dest`.
 
     Refuses hostile layers with a ComposerError; on error `dest` may hold part of the layer (the
     store extracts into a scratch directory and renames it only on success). `devices` defaults
-    to "only as root".
+    to "only as root". `hash_uncompressed=False` is for a caller that hashes the raw stream itself:
+    an uncompressed layer's diff_id is that same hash, so it is not computed twice.
     """
     root = is_root()
     try:
@@ -560,9 +566,9 @@ def extract_layer(
     count = 0
     try:
         plain, compression = open_decompressed(source)
-        reader = DigestReader(plain, max_bytes)
+        reader = DigestReader(plain, max_bytes, hashing=hash_uncompressed or compression != "none")
         try:
-            with tarfile.open(fileobj=reader, mode="r|", errors="surrogateescape") as tar:  # type: ignore[call-overload]
+            with tarfile.open(fileobj=reader, mode="r|", errors="surrogateescape", bufsize=_CHUNK) as tar:  # type: ignore[call-overload]
                 for member in tar:
                     count += 1
                     if count > max_entries:

@@ -1,12 +1,14 @@
 """Pull and push images over the OCI distribution API, into and out of the local `ImageStore`.
 
 Pull: the manifest (a manifest list / OCI index picks the platform), then the config and the
-layers the store lacks, in parallel; each blob is hashed as it streams to
-`<store>/downloads/<hex>.partial` and moved into the store's blob directory only when its sha256
-is the one the manifest names. A partial download is resumed with a `Range` request when the
-registry allows it. Finished blobs stay in the store, so an interrupted pull only fetches what
-is missing when run again; the image is then made exactly as `image load` makes one
-(`ImageStore.add_image`: layers unpacked once, checked against the config's diff_ids).
+layers the store lacks, in parallel. Each layer is hashed, written to
+`<store>/downloads/<hex>.partial` and unpacked in one pass as it arrives (`blob_stream`); the
+blob moves into the store's blob directory, and the unpacked layer is published, only when the
+blob's sha256 is the one the manifest names and the content's is the config's diff_id. A partial
+download is resumed with a `Range` request when the registry allows it (its kept bytes are read
+back once, to hash and unpack them). Finished blobs stay in the store, so an interrupted pull only
+fetches what is missing when run again; the image record is then made exactly as `image load`
+makes one (`ImageStore.add_image`).
 
 Push: every blob the registry lacks (a HEAD tells), mounted from another repository of the same
 registry when the image came from there, otherwise uploaded monolithically; then the manifest,
@@ -20,7 +22,7 @@ import fcntl
 import hashlib
 import os
 import urllib.parse
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,10 +32,11 @@ from composer.errors import ComposerError
 from composer.runtime.fsutil import fsync_dir
 from composer.runtime.images import model
 from composer.runtime.images.auth import DOCKER_HUB_KEY, Credentials, server_key
+from composer.runtime.images.blob_stream import ALIGN, IncomingBlob
 from composer.runtime.images.model import Index, Manifest
 from composer.runtime.images.platforms import PlatformSpec, available, parse_platform, pick_manifest
 from composer.runtime.images.reference import Reference, parse_reference
-from composer.runtime.images.registry_http import Session, body_chunks, registry_host
+from composer.runtime.images.registry_http import Response, Session, body_chunks, registry_host
 from composer.runtime.images.store import ImageStore
 from composer.runtime.images.transfer_progress import TransferProgress
 
@@ -136,8 +139,9 @@ class _Puller:
             media_type = json.loads(body).get("mediaType") or media_type
         return body, digest, media_type
 
-    async def blob(self, desc: model.Descriptor, key: str) -> None:
-        """Make sure the store has the blob: download it, verified, unless already there."""
+    async def blob(self, desc: model.Descriptor, key: str, diff_id: str | None = None) -> None:
+        """Make sure the store has the blob: download it, verified, unless already there. With a
+        `diff_id`, the layer is unpacked from the bytes as they arrive and published with the blob."""
         if await trio.to_thread.run_sync(self.store.has_blob, desc.digest):
             self.progress.status(key, "Already exists")
             return
@@ -149,7 +153,7 @@ class _Puller:
         if lock is None:  # another process downloads it: fetch our own copy
             partial = self.downloads / f"{hexd}.{os.getpid()}.partial"
         try:
-            await self._download(desc, key, partial)
+            await self._download(desc, key, partial, diff_id)
             if lock is not None:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.downloads / f"{hexd}.lock")
@@ -157,48 +161,76 @@ class _Puller:
             if lock is not None:
                 os.close(lock)
 
-    async def _download(self, desc: model.Descriptor, key: str, partial: Path) -> None:
-        hasher = hashlib.sha256()
-        have = await trio.to_thread.run_sync(_hash_existing, partial, hasher)
-        headers = {"Range": f"bytes={have}-"} if 0 < have < desc.size else {}
-        if have >= desc.size:
-            have, hasher, headers = 0, hashlib.sha256(), {}
+    async def _download(self, desc: model.Descriptor, key: str, partial: Path, diff_id: str | None) -> None:
+        have = await trio.to_thread.run_sync(_file_size, partial)
+        have = 0 if have >= desc.size else have - have % ALIGN
+        headers = {"Range": f"bytes={have}-"} if have else {}
         self.progress.status(key, "Pulling fs layer")
         response = await self.session.send("GET", f"/v2/{self.ref.path}/blobs/{desc.digest}", self.scopes,
                                            headers=headers, stream=True)
         try:
-            if response.status_code == 200 and have:
-                have, hasher = 0, hashlib.sha256()
-            elif response.status_code == 206 and headers:
-                pass
-            elif response.status_code != 200:
+            if response.status_code == 200:
+                have = 0
+            elif response.status_code != 206 or not headers:
                 if response.status_code == 404:
                     raise ComposerError(f"{self.ref.familiar()}: blob {desc.digest} is unknown to the registry")
                 await response.aread()
                 raise self.session.fail(response, f"fetching blob {desc.digest}")
-            size = have
-            async with await trio.open_file(partial, "ab" if have else "wb") as out:
-                async for chunk in body_chunks(response):
-                    hasher.update(chunk)
-                    size += len(chunk)
-                    self.bytes += len(chunk)
-                    if size > desc.size:
-                        raise ComposerError(f"{self.ref.familiar()}: blob {desc.digest} is larger than its "
-                                            f"manifest says ({desc.size} bytes)")
-                    await out.write(chunk)
-                    self.progress.status(key, "Downloading", size, desc.size)
-                await out.flush()
-                await trio.to_thread.run_sync(os.fsync, out.fileno())
+            send, receive = trio.open_memory_channel[bytes | ComposerError](4)
+
+            def next_chunk() -> bytes:
+                item = trio.from_thread.run(_receive_or_eof, receive)
+                if isinstance(item, ComposerError):
+                    raise item
+                return item
+
+            async with _nursery() as nursery:
+                nursery.start_soon(self._feed, response, send, desc, key, have,
+                                   "Download complete" if diff_id is None else "Extracting")
+                await trio.to_thread.run_sync(self._sink, partial, have, next_chunk, desc, diff_id)
         finally:
             await response.aclose()
-        digest = "sha256:" + hasher.hexdigest()
-        if digest != desc.digest or size != desc.size:
-            await trio.to_thread.run_sync(partial.unlink)
-            raise ComposerError(f"{self.ref.familiar()}: blob {desc.digest} is corrupt: its content has digest "
-                                f"{digest} ({size} bytes)")
-        self.progress.status(key, "Download complete")
-        await trio.to_thread.run_sync(self._commit, partial, desc.digest)
         self.fetched += 1
+
+    async def _feed(self, response: Response, send: trio.MemorySendChannel[bytes | ComposerError],
+                    desc: model.Descriptor, key: str, have: int, after: str) -> None:
+        """The event loop's half: the body's chunks to the worker. An error travels down the channel
+        behind the chunks that did arrive, so the worker writes them (the next pull resumes after
+        them) and then fails with it."""
+        size = have
+        try:
+            async for chunk in body_chunks(response):
+                size += len(chunk)
+                self.bytes += len(chunk)
+                if size > desc.size:
+                    raise ComposerError(f"{self.ref.familiar()}: blob {desc.digest} is larger than its "
+                                        f"manifest says ({desc.size} bytes)")
+                await send.send(chunk)
+                self.progress.status(key, "Downloading", size, desc.size)
+        except ComposerError as err:
+            await send.send(err)
+        else:
+            self.progress.status(key, after)
+        await send.aclose()
+
+    def _sink(self, partial: Path, have: int, next_chunk: Callable[[], bytes], desc: model.Descriptor,
+              diff_id: str | None) -> None:
+        """The worker's half (a thread): write, hash and maybe unpack; then check and store the blob."""
+        with IncomingBlob(partial, have, next_chunk) as incoming:
+
+            def seal() -> None:
+                incoming.drain()
+                digest = incoming.seal()
+                if digest != desc.digest or incoming.size != desc.size:
+                    partial.unlink()
+                    raise ComposerError(f"{self.ref.familiar()}: blob {desc.digest} is corrupt: its content has "
+                                        f"digest {digest} ({incoming.size} bytes)")
+                self._commit(partial, desc.digest)
+
+            if diff_id is None:
+                seal()
+            else:
+                self.store.unpack_layer(incoming, desc.digest, diff_id, check_blob=seal)  # type: ignore[arg-type]
 
     def _commit(self, partial: Path, digest: str) -> None:
         with self.store.locked():
@@ -213,13 +245,17 @@ class _Puller:
         key = _short(desc.digest)
         if desc.media_type not in model.LAYER_TYPES:
             raise ComposerError(f"{self.ref.familiar()}: unsupported layer type {desc.media_type}")
-        if await trio.to_thread.run_sync(lambda: self.store.has_layer(diff_id) and self.store.has_blob(desc.digest)):
+        has_layer, has_blob = await trio.to_thread.run_sync(
+            lambda: (self.store.has_layer(diff_id), self.store.has_blob(desc.digest)))
+        if has_layer and has_blob:
             self.progress.status(key, "Already exists")
             return
-        async with limiter:
-            await self.blob(desc, key)
-        self.progress.status(key, "Extracting")
-        await trio.to_thread.run_sync(self.store.ensure_layer, desc.digest, diff_id)
+        if has_blob:
+            self.progress.status(key, "Extracting")
+            await trio.to_thread.run_sync(self.store.ensure_layer, desc.digest, diff_id)
+        else:
+            async with limiter:
+                await self.blob(desc, key, None if has_layer else diff_id)
         self.progress.status(key, "Pull complete")
 
 
@@ -295,17 +331,19 @@ def _try_lock(path: Path) -> int | None:
     return fd
 
 
-def _hash_existing(path: Path, hasher: hashlib._Hash) -> int:
-    """Feed what an interrupted download left to the hasher; its size is where to resume."""
+def _file_size(path: Path) -> int:
+    """What an interrupted download left: where to resume."""
     try:
-        with open(path, "rb") as src:
-            size = 0
-            while chunk := src.read(_CHUNK):
-                hasher.update(chunk)
-                size += len(chunk)
-            return size
+        return path.stat().st_size
     except FileNotFoundError:
         return 0
+
+
+async def _receive_or_eof(receive: trio.MemoryReceiveChannel[bytes | ComposerError]) -> bytes | ComposerError:
+    try:
+        return await receive.receive()
+    except trio.EndOfChannel:
+        return b""
 
 
 # -- push -------------------------------------------------------------------------------------------
