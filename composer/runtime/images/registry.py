@@ -36,6 +36,7 @@ from composer.runtime.images.blob_stream import ALIGN, IncomingBlob
 from composer.runtime.images.model import Index, Manifest
 from composer.runtime.images.platforms import PlatformSpec, available, parse_platform, pick_manifest
 from composer.runtime.images.reference import Reference, parse_reference
+from composer.runtime.images.registry_config import hub_mirrors
 from composer.runtime.images.registry_http import Response, Session, body_chunks, registry_host
 from composer.runtime.images.store import ImageStore
 from composer.runtime.images.transfer_progress import TransferProgress
@@ -261,43 +262,36 @@ class _Puller:
 
 async def pull_image(store: ImageStore, text: str, *, platform: str | None = None,
                      progress: TransferProgress | None = None) -> PullResult:
-    """Pull one reference into the store; the name (unless only a digest was given) points at it."""
+    """Pull one reference into the store; the name (unless only a digest was given) points at it.
+
+    A Docker Hub image is tried on each configured mirror first, then on Docker Hub; blobs a failed
+    attempt finished stay in the store, so the next endpoint only fetches the rest."""
     ref = _pull_ref(text)
     want = parse_platform(platform)
     progress = progress or TransferProgress(None, "quiet")
     shown = ref.familiar()
     await trio.to_thread.run_sync(_ensure_dirs, store)
     before = await trio.to_thread.run_sync(_current, store, shown)
-    async with Session(registry_host(ref.domain), shown) as session:
-        puller = _Puller(store, ref, session, progress)
-        progress.message(f"{ref.tag or ref.digest}: Pulling from {ref.familiar_name}")
-        body, top, media_type = await puller.manifest(ref.digest or ref.tag or "latest", ref.digest)
-        manifest_body, manifest_digest = body, top
-        if media_type in model.INDEX_TYPES:
-            index = model.parse_doc(Index, body, f"{shown}: index {top}")
-            chosen = pick_manifest(index.manifests, want)
-            if chosen is None:
-                raise ComposerError(f"{shown}: no image for platform {want} (the index has: "
-                                    f"{available(index.manifests)})")
-            manifest_body, manifest_digest, media_type = await puller.manifest(chosen.digest, chosen.digest)
-        if media_type not in model.MANIFEST_TYPES:
-            raise ComposerError(f"{shown}: unsupported manifest type {media_type or 'unknown'}"
-                                " (Docker schema 1 images are not supported)")
-        manifest = model.parse_doc(Manifest, manifest_body, f"{shown}: manifest {manifest_digest}")
-        if manifest.config.media_type not in model.CONFIG_TYPES:
-            raise ComposerError(f"{shown}: not a container image (config type {manifest.config.media_type})")
-        await trio.to_thread.run_sync(lambda: store.put_blob_bytes(manifest_body, expected=manifest_digest))
-        await puller.blob(manifest.config, _short(manifest.config.digest))
-        config_raw = await trio.to_thread.run_sync(store.read_blob, manifest.config.digest)
-        config = model.parse_doc(model.ImageConfig, config_raw, f"{shown}: config {manifest.config.digest}")
-        diff_ids = config.rootfs.diff_ids
-        if len(diff_ids) != len(manifest.layers):
-            raise ComposerError(f"{shown}: manifest has {len(manifest.layers)} layers but its config lists "
-                                f"{len(diff_ids)} diff_ids")
-        limiter = trio.CapacityLimiter(PARALLEL)
-        async with _nursery() as nursery:
-            for desc, diff_id in zip(manifest.layers, diff_ids, strict=True):
-                nursery.start_soon(puller.layer, desc, diff_id, limiter)
+    progress.message(f"{ref.tag or ref.digest}: Pulling from {ref.familiar_name}")
+    tried: list[str] = []
+    fetched: tuple[_Puller, str, str] | None = None
+    for mirror in hub_mirrors() if ref.domain == "docker.io" else []:
+        url = urllib.parse.urlsplit(mirror)
+        try:
+            async with Session(url.netloc, shown, only_scheme=url.scheme) as session:
+                fetched = await _fetch_image(store, ref, session, want, progress)
+            break
+        except ComposerError as err:
+            tried.append(f"{mirror}: {err.message.removeprefix(shown + ': ')}")
+    if fetched is None:
+        try:
+            async with Session(registry_host(ref.domain), shown) as session:
+                fetched = await _fetch_image(store, ref, session, want, progress)
+        except ComposerError as err:
+            if tried:
+                raise ComposerError(f"{err.message} (after the mirrors: {'; '.join(tried)})") from None
+            raise
+    puller, top, manifest_digest = fetched
     names = [ref] if ref.tag else []
     repo_digests = [f"{ref.name}@{top}"]
     loaded = await trio.to_thread.run_sync(
@@ -307,6 +301,41 @@ async def pull_image(store: ImageStore, text: str, *, platform: str | None = Non
     up_to_date = before == loaded.id and puller.fetched == 0
     progress.message(f"Status: {'Image is up to date' if up_to_date else 'Downloaded newer image'} for {shown}")
     return PullResult(shown, loaded.id, top, puller.fetched, puller.bytes, up_to_date)
+
+
+async def _fetch_image(store: ImageStore, ref: Reference, session: Session, want: PlatformSpec,
+                       progress: TransferProgress) -> tuple[_Puller, str, str]:
+    """Manifest, config and layers from one endpoint into the store: (puller, top digest, manifest digest)."""
+    shown = ref.familiar()
+    puller = _Puller(store, ref, session, progress)
+    body, top, media_type = await puller.manifest(ref.digest or ref.tag or "latest", ref.digest)
+    manifest_body, manifest_digest = body, top
+    if media_type in model.INDEX_TYPES:
+        index = model.parse_doc(Index, body, f"{shown}: index {top}")
+        chosen = pick_manifest(index.manifests, want)
+        if chosen is None:
+            raise ComposerError(f"{shown}: no image for platform {want} (the index has: "
+                                f"{available(index.manifests)})")
+        manifest_body, manifest_digest, media_type = await puller.manifest(chosen.digest, chosen.digest)
+    if media_type not in model.MANIFEST_TYPES:
+        raise ComposerError(f"{shown}: unsupported manifest type {media_type or 'unknown'}"
+                            " (Docker schema 1 images are not supported)")
+    manifest = model.parse_doc(Manifest, manifest_body, f"{shown}: manifest {manifest_digest}")
+    if manifest.config.media_type not in model.CONFIG_TYPES:
+        raise ComposerError(f"{shown}: not a container image (config type {manifest.config.media_type})")
+    await trio.to_thread.run_sync(lambda: store.put_blob_bytes(manifest_body, expected=manifest_digest))
+    await puller.blob(manifest.config, _short(manifest.config.digest))
+    config_raw = await trio.to_thread.run_sync(store.read_blob, manifest.config.digest)
+    config = model.parse_doc(model.ImageConfig, config_raw, f"{shown}: config {manifest.config.digest}")
+    diff_ids = config.rootfs.diff_ids
+    if len(diff_ids) != len(manifest.layers):
+        raise ComposerError(f"{shown}: manifest has {len(manifest.layers)} layers but its config lists "
+                            f"{len(diff_ids)} diff_ids")
+    limiter = trio.CapacityLimiter(PARALLEL)
+    async with _nursery() as nursery:
+        for desc, diff_id in zip(manifest.layers, diff_ids, strict=True):
+            nursery.start_soon(puller.layer, desc, diff_id, limiter)
+    return puller, top, manifest_digest
 
 
 def _ensure_dirs(store: ImageStore) -> None:

@@ -2,7 +2,7 @@
 
 The only module that imports httpx (so a switch to the httpx2 fork is one line). Transport rules
 are Docker's: `localhost`, 127.0.0.0/8 and `::1` registries, and those named in
-`COMPOSER_INSECURE_REGISTRIES` (comma list of `host[:port]`), are tried over HTTPS without
+`insecure-registries` (see `registry_config`), are tried over HTTPS without
 certificate checks and then over plain HTTP; every other registry is HTTPS with verification.
 Extra CAs come from `/etc/docker/certs.d/<host[:port]>/*.crt` (client certs from `*.cert`/`*.key`,
 as Docker reads them; `COMPOSER_CERTS_D` moves that directory) and from `COMPOSER_REGISTRY_CA`.
@@ -28,6 +28,7 @@ import httpx
 
 from composer.errors import ComposerError
 from composer.runtime.images.auth import Credentials, lookup
+from composer.runtime.images.registry_config import insecure_registries
 
 DOCKER_HUB_ENDPOINT = "registry-1.docker.io"
 _TIMEOUT = httpx.Timeout(connect=15.0, read=120.0, write=120.0, pool=120.0)
@@ -57,7 +58,7 @@ def is_insecure(host: str) -> bool:
             return True
     except ValueError:
         pass
-    configured = {h.strip() for h in os.environ.get("COMPOSER_INSECURE_REGISTRIES", "").split(",") if h.strip()}
+    configured = insecure_registries()
     return host in configured or bare in configured
 
 
@@ -117,11 +118,15 @@ class Session:
     requests: int = 0
     given: Credentials | None = None
     """Credentials to use instead of the stored ones (`composer login` checks them before saving)."""
+    only_scheme: str | None = None
+    """A mirror's URL names its scheme: only that one is tried."""
 
     async def __aenter__(self) -> Session:
         self.creds = self.given or lookup(self.host if self.host != DOCKER_HUB_ENDPOINT else "docker.io")
         insecure = is_insecure(self.host)
         schemes = ["https", "http"] if insecure else ["https"]
+        if self.only_scheme is not None:
+            schemes = [self.only_scheme]
         last: Exception | None = None
         for scheme in schemes:
             ctx = ssl_context(self.host, verify=not insecure or self._has_ca()) if scheme == "https" else False

@@ -217,6 +217,55 @@ def test_cli_image_pull_and_push(open_registry: Registry, fixture_archive: Path,
     assert f"{open_registry.host}/fixture/cli:nope: not found" in missing.stderr
 
 
+def test_docker_hub_images_come_from_a_mirror(open_registry: Registry, fixture_archive: Path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """`busybox-ish:1` means docker.io/library/busybox-ish:1; the local registry mirrors Docker Hub, after a
+    dead mirror that is skipped. Nothing goes to the real Docker Hub (the pull would fail here if it did)."""
+    src = loaded_store(tmp_path / "a", fixture_archive)
+    src.tag(APP, f"{open_registry.host}/library/mirrored-app:1")
+    reg.push(src, f"{open_registry.host}/library/mirrored-app:1")
+    dead = free_port()
+    monkeypatch.setenv("COMPOSER_REGISTRY_MIRRORS", f"http://127.0.0.1:{dead}, http://{open_registry.host}/")
+    dst = ImageStore(tmp_path / "b")
+    pulled = reg.pull(dst, "mirrored-app:1")
+    assert pulled.reference == "mirrored-app:1"
+    assert pulled.image_id == src.get(APP).id
+    assert dst.resolve("docker.io/library/mirrored-app:1") == pulled.image_id
+    assert dst.inspect("mirrored-app:1")["RepoDigests"] == [f"mirrored-app@{pulled.digest}"]
+
+    env = {"COMPOSER_ROOT": str(tmp_path / "root"), "COMPOSER_CONFIG": str(tmp_path / "cc"),
+           "DOCKER_CONFIG": str(tmp_path / "dc"), "COMPOSER_REGISTRY_MIRRORS": ""}
+    (tmp_path / "cc").mkdir()
+    (tmp_path / "cc" / "registries.json").write_text(json.dumps({"registry-mirrors": [f"http://{open_registry.host}"]}))
+    monkeypatch.delenv("COMPOSER_REGISTRY_MIRRORS")
+    del env["COMPOSER_REGISTRY_MIRRORS"]
+    cli = run_cli(tmp_path, ["image", "pull", "-q", "mirrored-app:1"], env=env)
+    assert cli.code == 0, cli.stderr
+    assert cli.stdout == "mirrored-app:1\n"
+
+
+def test_registry_settings_are_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from composer.runtime.images.registry_config import hub_mirrors
+    from composer.runtime.images.registry_http import is_insecure
+
+    monkeypatch.setenv("COMPOSER_CONFIG", str(tmp_path))
+    assert hub_mirrors() == []
+    assert not is_insecure("registry.lan:5000")
+    (tmp_path / "registries.json").write_text(json.dumps({"registry-mirrors": ["https://m.example:8443"],
+                                                          "insecure-registries": ["registry.lan:5000"]}))
+    assert hub_mirrors() == ["https://m.example:8443"]
+    assert is_insecure("registry.lan:5000")
+    monkeypatch.setenv("COMPOSER_INSECURE_REGISTRIES", "")  # the environment wins over the file
+    assert not is_insecure("registry.lan:5000")
+    monkeypatch.setenv("COMPOSER_REGISTRY_MIRRORS", "m.example")
+    with pytest.raises(ComposerError, match=r"registry mirror 'm.example' is not a URL like https://host\[:port\]"):
+        hub_mirrors()
+    monkeypatch.delenv("COMPOSER_REGISTRY_MIRRORS")
+    (tmp_path / "registries.json").write_text('{"registry-mirrors": "https://m.example"}')
+    with pytest.raises(ComposerError, match="'registry-mirrors' must be a list of strings"):
+        hub_mirrors()
+
+
 # -- (b) basic auth over TLS ------------------------------------------------------------------------------
 
 
