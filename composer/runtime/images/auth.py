@@ -60,15 +60,16 @@ def docker_config_path() -> Path:
     return Path(base) / "config.json"
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json_object(path: Path, what: str = "credentials file") -> dict[str, Any]:
+    """A JSON object from a settings file; {} when the file does not exist."""
     try:
         data = json.loads(path.read_bytes())
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as err:
-        raise ComposerError(f"cannot read credentials file {path}: {err}") from None
+        raise ComposerError(f"cannot read {what} {path}: {err}") from None
     if not isinstance(data, dict):
-        raise ComposerError(f"credentials file {path} is not a JSON object")
+        raise ComposerError(f"{what} {path} is not a JSON object")
     return data
 
 
@@ -118,11 +119,11 @@ def lookup(server: str) -> Credentials | None:
     """Credentials for a registry host (as in a reference's domain), or None for anonymous."""
     wanted = server_key(DEFAULT_DOMAIN if server == DEFAULT_DOMAIN else server)
     own = composer_auth_path()
-    found = _from_auths(_read_json(own).get("auths"), wanted, own)
+    found = _from_auths(read_json_object(own).get("auths"), wanted, own)
     if found is not None:
         return found
     docker_path = docker_config_path()
-    docker = _read_json(docker_path)
+    docker = read_json_object(docker_path)
     helpers = docker.get("credHelpers")
     if isinstance(helpers, dict):
         for key, helper in helpers.items():
@@ -139,7 +140,7 @@ def lookup(server: str) -> Credentials | None:
 def store_credentials(server: str, creds: Credentials) -> Path:
     """Save for `composer login` (replacing what was there for the server); returns the file."""
     path = composer_auth_path()
-    data = _read_json(path)
+    data = read_json_object(path)
     auths = data.get("auths") if isinstance(data.get("auths"), dict) else {}
     assert isinstance(auths, dict)
     key = server_key(server)
@@ -157,7 +158,7 @@ def store_credentials(server: str, creds: Credentials) -> Path:
 def remove_credentials(server: str) -> bool:
     """`composer logout`: forget the server in composer's file; False when it was not there."""
     path = composer_auth_path()
-    data = _read_json(path)
+    data = read_json_object(path)
     auths = data.get("auths")
     if not isinstance(auths, dict):
         return False

@@ -13,38 +13,23 @@ Hub, and a mirror's URL says its scheme (so `http://` is plain HTTP to it).
 
 from __future__ import annotations
 
-import json
 import os
 import urllib.parse
 from pathlib import Path
-from typing import Any
 
 from composer.errors import ComposerError
-from composer.runtime.images.auth import composer_auth_path
+from composer.runtime.images.auth import composer_auth_path, read_json_object
 
 
 def settings_path() -> Path:
     return composer_auth_path().with_name("registries.json")
 
 
-def _file_settings() -> dict[str, Any]:
-    path = settings_path()
-    try:
-        data = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as err:
-        raise ComposerError(f"cannot read registry settings {path}: {err}") from None
-    if not isinstance(data, dict):
-        raise ComposerError(f"registry settings {path}: expected a JSON object")
-    return data
-
-
 def _listed(env: str, key: str) -> list[str]:
     raw = os.environ.get(env)
     if raw is not None:
         return [item.strip() for item in raw.split(",") if item.strip()]
-    value = _file_settings().get(key, [])
+    value = read_json_object(settings_path(), "registry settings").get(key, [])
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ComposerError(f"registry settings {settings_path()}: {key!r} must be a list of strings")
     return [item.strip() for item in value if item.strip()]
