@@ -5,10 +5,11 @@ it in memory, and layer instructions make a layer (COPY/ADD through an overlay m
 of the engine whose upper dir becomes the layer) and store an image, which is also the cache entry.
 
 The cache key of a step chains the previous key (the base image ID at FROM), the instruction after
-substitution, and what else it reads: the checksums of copied files, the image of `COPY --from`, the
-build args a RUN sees. A key maps to an image ID (`<state root>/build/cache.json`); an entry whose image
-is gone (pruned) is a miss. So a rebuild of an unchanged context only computes keys and finds images,
-and a changed file misses from the first step that reads it.
+substitution, and what else it reads: the checksums of copied files (and of the files `ADD <url>`
+downloads, which it does on every build), the image of `COPY --from`, the build args a RUN sees. A key
+maps to an image ID (`<state root>/build/cache.json`); an entry whose image is gone (pruned) is a miss.
+So a rebuild of an unchanged context only computes keys and finds images, and a changed file misses
+from the first step that reads it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any
 from composer.errors import ComposerError
 from composer.planner import dockerfile as df
 from composer.runtime.build import layers as lay
+from composer.runtime.build import remote
 from composer.runtime.build.context import Context, checksum
 from composer.runtime.build.progress import Progress
 from composer.runtime.engine.export import piped
@@ -140,6 +142,17 @@ class Builder:
     # -- entry ------------------------------------------------------------------------------------
 
     def build(self, opts: BuildOptions) -> BuildResult:
+        self.downloads: dict[str, remote.Download] = {}
+        self._resources = contextlib.ExitStack()
+        self._download_dir: Path | None = None
+        try:
+            return self._build(opts)
+        finally:
+            self.downloads = {}
+            self._download_dir = None
+            self._resources.close()  # the downloads of ADD <url> go with their scratch directory
+
+    def _build(self, opts: BuildOptions) -> BuildResult:
         self.steps = self.cached = 0
         self.opts = opts
         if opts.dockerfile_inline is not None:
@@ -542,7 +555,9 @@ class Builder:
 
     def _copy(self, state: _State, ins: df.Instruction, *, add: bool) -> None:
         for flag, _ in ins.flags:
-            if flag not in ("from", "chown", "chmod", "link"):
+            if flag == "checksum" and not add:
+                raise self.fail(ins.line, "COPY --checksum: the flag is only for ADD of a URL")
+            if flag not in ("from", "chown", "chmod", "link", "checksum"):
                 raise self.fail(ins.line, f"{ins.cmd} --{flag} is not supported by this builder")
         words = self._words(ins, state)
         if len(words) < 2:
@@ -572,31 +587,81 @@ class Builder:
                 except ComposerError:
                     raise self.fail(ins.line, f"{ins.cmd} --from={from_ref}: no such stage or image") from None
             digest = src_image
+            if ins.flag("checksum") is not None:
+                raise self.fail(ins.line, "ADD --checksum works only with http:// and https:// sources")
+            if any(remote.is_url(s) for s in sources):
+                raise self.fail(ins.line, f"{ins.cmd} --from={from_ref}: a URL cannot be a source with --from")
         else:
-            digest = self._context_digest(ins, sources, heredocs, add)
+            digest = self._context_digest(ins, state, sources, heredocs, add)
+        downloads = {s: self.downloads[s] for s in sources if add and not from_ref and s in self.downloads}
+        if dest.endswith("/") or len(sources) > 1:
+            for got in downloads.values():
+                if got.name is None:
+                    raise self.fail(ins.line, f"ADD {got.url}: the URL names no file, so the destination "
+                                              f"{dest} cannot be a directory: give the file's path")
         key = _key(state.key, ins.cmd, words, chown, chmod, from_ref, digest)
         shown = f"{ins.cmd} " + " ".join(words)
         make = functools.partial(self._apply_copy, state, ins, sources, dest, dest_abs, add, mode, chown,
-                                 heredocs, src_image if from_ref else None)
+                                 heredocs, src_image if from_ref else None, downloads)
         self._layer_step(state, key, shown, make)
 
-    def _context_digest(self, ins: df.Instruction, sources: list[str], heredocs: Mapping[str, df.Heredoc],
-                        add: bool) -> str:
+    def _context_digest(self, ins: df.Instruction, state: _State, sources: list[str],
+                        heredocs: Mapping[str, df.Heredoc], add: bool) -> str:
         entries: list[tuple[str, Path]] = []
         digests: list[str] = []
+        checksum_flag = ins.flag("checksum")
+        wanted = self._word(ins, checksum_flag, state) if checksum_flag is not None else None
+        if wanted is not None:
+            try:
+                remote.parse_checksum(wanted)
+            except ComposerError as err:
+                raise self.fail(ins.line, f"ADD {err.message}") from None
         for pattern in sources:
             doc = _heredoc_source(pattern, heredocs)
             if doc is not None:
+                if wanted is not None:
+                    raise self.fail(ins.line, "ADD --checksum works only with http:// and https:// sources")
                 digests.append(hashlib.sha256(doc.content.encode()).hexdigest())
                 continue
-            if add and re.match(r"^[a-z]+://|^git@", pattern):
-                raise self.fail(ins.line, f"ADD {pattern}: adding from a URL is not supported yet "
-                                          "(download it in a RUN step, or place it in the build context)")
+            if remote.is_url(pattern):
+                if not add:
+                    raise self.fail(ins.line, f"COPY {pattern}: a source cannot be a URL for COPY (use ADD)")
+                got = self._download(ins, pattern)
+                if wanted is not None:
+                    actual = got.matches(wanted)
+                    if actual is not None:
+                        raise self.fail(ins.line, f"ADD {pattern}: checksum mismatch: expected {wanted}, "
+                                                  f"the download has {actual}")
+                digests.append(f"url {got.name} {got.digest}")
+                continue
+            if wanted is not None:
+                raise self.fail(ins.line, "ADD --checksum works only with http:// and https:// sources")
             for src in self._sources(ins, self.context, pattern):
                 entries.append((src.rel, src.path))
                 if src.is_dir:
                     entries.extend((f"{src.rel}/{below}", path) for below, path in self.context.members(src))
         return _key(checksum(entries), digests)
+
+    def _download(self, ins: df.Instruction, url: str) -> remote.Download:
+        """The file at `url`, fetched once per build into a scratch directory removed when the build ends."""
+        if remote.is_git(url):
+            raise self.fail(ins.line, f"ADD from a git repository is not supported by composer's builder ({url}): "
+                                      "clone it in a RUN step, or place it in the build context")
+        if not remote.is_http(url):
+            raise self.fail(ins.line, f"ADD {url}: only http:// and https:// URLs can be added")
+        got = self.downloads.get(url)
+        if got is not None:
+            return got
+        if self._download_dir is None:
+            self._download_dir = self._resources.enter_context(lay.scratch(self.build_root / "work"))
+        self.progress.output(f"downloading {url}")
+        try:
+            got = remote.download(url, self._download_dir / str(len(self.downloads)),
+                                  on_progress=self.progress.output)
+        except ComposerError as err:
+            raise self.fail(ins.line, err.message) from None
+        self.downloads[url] = got
+        return got
 
     def _sources(self, ins: df.Instruction, ctx: Context, pattern: str) -> list[Any]:
         try:
@@ -606,7 +671,7 @@ class Builder:
 
     def _apply_copy(self, state: _State, ins: df.Instruction, sources: list[str], dest: str, dest_abs: str,
                     add: bool, mode: int | None, chown: str | None, heredocs: Mapping[str, df.Heredoc],
-                    from_image: str | None, work: Path) -> lay.Layer:
+                    from_image: str | None, downloads: Mapping[str, remote.Download], work: Path) -> lay.Layer:
         with contextlib.ExitStack() as stack:
             if from_image is not None:
                 src_work = work / "source"
@@ -622,9 +687,12 @@ class Builder:
                 doc = _heredoc_source(pattern, heredocs)
                 if doc is not None:
                     found.append((doc, None))
+                elif pattern in downloads:
+                    found.append((downloads[pattern], pattern))
                 else:
                     found.extend((src, pattern) for src in self._sources(ins, ctx, pattern))
-            dest_dir = dest.endswith("/") or len(found) > 1 or is_glob(sources) or lay.is_dir_in(root, dest_abs)
+            globs = is_glob([s for s in sources if s not in downloads])  # a URL's `?` is no wildcard
+            dest_dir = dest.endswith("/") or len(found) > 1 or globs or lay.is_dir_in(root, dest_abs)
             if len(found) > 1 and not dest.endswith("/") and not lay.is_dir_in(root, dest_abs):
                 raise self.fail(ins.line, f"When using {ins.cmd} with more than one source file, the "
                                           "destination must be a directory and end with a /")
@@ -637,6 +705,12 @@ class Builder:
                 if isinstance(src, df.Heredoc):
                     name = posixpath.join(base, src.name) if dest_dir else base
                     entries.append(lay.Entry(name, None, src.content.encode()))
+                elif isinstance(src, remote.Download):  # never unpacked, even an archive (as Docker does)
+                    if dest_dir and src.name is None:
+                        raise self.fail(ins.line, f"ADD {src.url}: the URL names no file, and the destination "
+                                                  f"{dest_abs} is a directory: give the file's path")
+                    name = posixpath.join(base, src.name) if dest_dir and src.name else base
+                    entries.append(lay.Entry(name, src.path))  # mode 0600 and mtime as downloaded
                 elif src.is_dir:
                     entries.extend(lay.Entry(posixpath.join(base, below), path) for below, path in ctx.members(src))
                 elif add and from_image is None and _is_archive(src.path):

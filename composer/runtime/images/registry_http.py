@@ -1,6 +1,6 @@
 """HTTP to one registry: endpoint and TLS choice, the auth challenge, and errors users can act on.
 
-The only module that imports httpx (so a switch to the httpx2 fork is one line). Transport rules
+With `build/remote.py` (ADD <url>), the only modules that import httpx. Transport rules
 are Docker's: `localhost`, 127.0.0.0/8 and `::1` registries, and those named in
 `insecure-registries` (see `registry_config`), are tried over HTTPS without
 certificate checks and then over plain HTTP; every other registry is HTTPS with verification.
