@@ -37,7 +37,7 @@ def _build_args(values: Sequence[str]) -> dict[str, str | None]:
 @click.option("-q", "--quiet", is_flag=True, help="Suppress the build output and print image ID on success.")
 @click.option("--network", metavar="MODE", help="Networking mode for RUN instructions (none, host).")
 @click.option("--label", "labels", multiple=True, metavar="K=V", help="Set metadata for an image.")
-@click.option("--pull", is_flag=True, help="Accepted for compatibility (images come from the local store).")
+@click.option("--pull", is_flag=True, help="Always pull the base images (FROM) of the build.")
 @click.argument("path")
 def image_build(tags: tuple[str, ...], dockerfile: str | None, build_args: tuple[str, ...], target: str | None,
                 no_cache: bool, quiet: bool, network: str | None, labels: tuple[str, ...], pull: bool,
@@ -61,6 +61,7 @@ def image_build(tags: tuple[str, ...], dockerfile: str | None, build_args: tuple
         no_cache=no_cache,
         labels=dict(label.partition("=")[::2] for label in labels),
         network=network,
+        pull=pull,
     )
     if options.dockerfile is not None and not options.dockerfile.is_absolute():  # -f is relative to the cwd
         options = dataclasses.replace(options, dockerfile=Path.cwd() / options.dockerfile)
@@ -80,7 +81,7 @@ def register_image(image_group: click.Group) -> None:
 
 @click.command("build")
 @click.option("--no-cache", is_flag=True, help="Do not use cache when building the image.")
-@click.option("--pull", is_flag=True, help="Accepted for compatibility (images come from the local store).")
+@click.option("--pull", is_flag=True, help="Always attempt to pull a newer version of the base images.")
 @click.option("--build-arg", "build_args", multiple=True, metavar="K=V", help="Set build-time variables for services.")
 @click.option("-q", "--quiet", is_flag=True, help="Don't print anything to STDOUT.")
 @click.option("--with-dependencies", is_flag=True, help="Also build dependencies (transitively).")
@@ -104,7 +105,7 @@ def compose_build(opts: GlobalOptions, no_cache: bool, pull: bool, build_args: t
     stream = sys.stderr
     progress = Progress(stream, quiet=quiet, mode=choose_mode(opts.progress, opts.ansi, stream))
     build_services(engine_for(opts), ctx, order, no_cache=no_cache, progress=progress,
-                   build_args=_build_args(build_args))
+                   build_args=_build_args(build_args), pull=pull)
 
 
 def register(cli: click.Group) -> None:

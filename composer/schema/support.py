@@ -323,6 +323,8 @@ def _service_table() -> dict[str, Support]:
     t.update(_under(f"{s}.build", ". context args labels", _h(_BUILD + "test_compose_build_then_up")))
     t.update(_under(f"{s}.build", "dockerfile dockerfile_inline tags target no_cache network extra_hosts shm_size",
                     _h("tests/runtime/build/test_compose_build_keys.py::test_compose_build_keys")))
+    t.update(_under(f"{s}.build", "pull",
+                    _h("tests/runtime/build/test_build_pull.py::test_missing_base_is_pulled_and_pull_refreshes_it")))
     t.update(_under(f"{s}.develop", _WATCH, _i("`watch` is not implemented")))
     t.update(_under(f"{s}.blkio_config", _BLKIO, _i("no block IO limits")))
     t.update(_under(f"{s}.credential_spec", ". config file registry", _i(_WINDOWS)))

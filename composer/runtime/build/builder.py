@@ -59,6 +59,8 @@ class BuildOptions:
     extra_hosts: Any = None
     """`extra_hosts` as a service has it (a mapping, or `name:address` items)."""
     shm_size: Any = None
+    pull: bool = False
+    """Pull every base image (FROM) before using it, even one already in the store."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +157,7 @@ class Builder:
     def _build(self, opts: BuildOptions) -> BuildResult:
         self.steps = self.cached = 0
         self.opts = opts
+        self.pulled: dict[str, str] = {}
         if opts.dockerfile_inline is not None:
             text, self.name = opts.dockerfile_inline, "Dockerfile"
         else:
@@ -276,6 +279,9 @@ class Builder:
         dep = self._stage_ref(base)
         if dep is not None and dep < stage.index:
             image_id = self.results[dep]
+        elif self.opts.pull:
+            image_id = self.pulled.get(base) or self._pull_base(stage, base)
+            self.pulled[base] = image_id
         else:
             try:
                 image_id = self.store.resolve(base)
@@ -295,6 +301,8 @@ class Builder:
         try:
             return pull(self.store, base, progress=shown).image_id
         except ComposerError as err:
+            if self.opts.pull:
+                raise self.fail(stage.line, f"FROM {base}: pulling it failed (--pull): {err.message}") from None
             raise self.fail(stage.line, f"FROM {base}: no such image in the local store, and pulling it "
                                         f"failed: {err.message}") from None
 

@@ -45,7 +45,7 @@ def _args(value: Any) -> dict[str, str | None]:
 
 
 def build_options(ctx: Any, service: str, build: Mapping[str, Any], *, no_cache: bool,
-                  build_args: Mapping[str, str | None] | None = None) -> Any:
+                  build_args: Mapping[str, str | None] | None = None, pull: bool = False) -> Any:
     """The builder's options for one service's `build` section."""
     from composer.runtime.build.builder import BuildOptions
 
@@ -75,6 +75,7 @@ def build_options(ctx: Any, service: str, build: Mapping[str, Any], *, no_cache:
         network=build.get("network"),
         extra_hosts=build.get("extra_hosts"),
         shm_size=build.get("shm_size"),
+        pull=pull or bool(build.get("pull")),
     )
 
 
@@ -86,6 +87,7 @@ def build_services(
     no_cache: bool = False,
     progress: Any = None,
     build_args: Mapping[str, str | None] | None = None,
+    pull: bool = False,
 ) -> None:
     """Build the images of `services` that have a `build:` section (others are skipped), in the given order.
 
@@ -101,7 +103,7 @@ def build_services(
         build = sections.get(service)
         if build is None:
             continue
-        options = build_options(ctx, service, build, no_cache=no_cache, build_args=build_args)
+        options = build_options(ctx, service, build, no_cache=no_cache, build_args=build_args, pull=pull)
         out = Progress(stream, quiet=quiet)
         out.note(f"Building {service} -> {options.tags[0]}")
         try:
