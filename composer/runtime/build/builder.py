@@ -289,7 +289,7 @@ class Builder:
                 image_id = self._pull_base(stage, base)
         image = self.store.get(image_id)
         doc = copy_mod.deepcopy(image.config_json)
-        layers = [d.model_dump(by_alias=True, exclude_none=True) for d in image.manifest.layers]
+        layers = [d.to_json() for d in image.manifest.layers]
         return _State(doc, layers, image_id, _key("from", image_id))
 
     def _pull_base(self, stage: df.Stage, base: str) -> str:
@@ -474,7 +474,7 @@ class Builder:
             self.progress.cached()
             image = self.store.get(found)
             state.doc = copy_mod.deepcopy(image.config_json)
-            state.layers = [d.model_dump(by_alias=True, exclude_none=True) for d in image.manifest.layers]
+            state.layers = [d.to_json() for d in image.manifest.layers]
             state.image_id, state.key, state.pending = found, key, False
             return
         with lay.scratch(self.build_root / "work") as work:

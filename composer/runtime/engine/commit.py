@@ -92,7 +92,7 @@ def commit(
             else:
                 config_doc.pop("author", None)
             config_digest = store.put_blob_bytes(model.dump_json(config_doc))
-            layers = [layer.model_dump(by_alias=True, exclude_none=True) for layer in base.manifest.layers]
+            layers = [layer.to_json() for layer in base.manifest.layers]
             layers.append({"mediaType": model.MT_OCI_LAYER, "digest": diff_id, "size": size})
             manifest = {
                 "schemaVersion": 2,

@@ -173,7 +173,7 @@ async def fetch_entry(text: str) -> Entry:
     platform: dict[str, Any] = {"architecture": config.architecture, "os": config.os}
     if config.variant:
         platform["variant"] = config.variant
-    extra = config.model_extra or {}
+    extra = config.extra
     if extra.get("os.version"):
         platform["os.version"] = extra["os.version"]
     if extra.get("os.features"):
