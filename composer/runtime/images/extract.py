@@ -374,6 +374,8 @@ class _Applier:
             self.apply(member, tar)
         except ComposerError:
             raise
+        except DECOMPRESS_ERRORS:  # the stream, not this entry, is at fault: extract_layer says so
+            raise
         except (OSError, ValueError, OverflowError) as err:
             why = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
             raise ComposerError(f"{label}: {why}") from None

@@ -37,7 +37,7 @@ from composer.runtime.images.model import Index, Manifest
 from composer.runtime.images.platforms import PlatformSpec, available, parse_platform, pick_manifest
 from composer.runtime.images.reference import Reference, parse_reference
 from composer.runtime.images.registry_config import hub_mirrors
-from composer.runtime.images.registry_http import Response, Session, body_chunks, registry_host
+from composer.runtime.images.registry_http import DownloadCut, Response, Session, body_chunks, registry_host
 from composer.runtime.images.store import ImageStore
 from composer.runtime.images.transfer_progress import TransferProgress
 
@@ -228,10 +228,18 @@ class _Puller:
                                         f"digest {digest} ({incoming.size} bytes)")
                 self._commit(partial, desc.digest)
 
-            if diff_id is None:
-                seal()
-            else:
-                self.store.unpack_layer(incoming, desc.digest, diff_id, check_blob=seal)  # type: ignore[arg-type]
+            try:
+                if diff_id is None:
+                    seal()
+                else:
+                    self.store.unpack_layer(incoming, desc.digest, diff_id, check_blob=seal)  # type: ignore[arg-type]
+            except DownloadCut as err:  # what arrived is kept: the next pull resumes after it
+                raise ComposerError(f"{self.ref.familiar()}: blob {desc.digest}: {err.message}") from None
+            except ComposerError as err:  # bad bytes: resuming from them would fail again
+                partial.unlink(missing_ok=True)
+                if err.message.startswith(self.ref.familiar()):
+                    raise
+                raise ComposerError(f"{self.ref.familiar()}: blob {desc.digest}: {err.message}") from None
 
     def _commit(self, partial: Path, digest: str) -> None:
         with self.store.locked():

@@ -290,6 +290,10 @@ def _reason(err: BaseException | None) -> str:
     return text.splitlines()[0]
 
 
+class DownloadCut(ComposerError):
+    """The connection broke during a body: what arrived is good, and a later request can resume."""
+
+
 async def body_chunks(response: httpx.Response, size: int = 1 << 20) -> AsyncIterator[bytes]:
     """The body in chunks of about `size` bytes. A connection lost halfway is a one-line error, raised
     after what did arrive was handed out (a pull keeps it and resumes from there)."""
@@ -305,7 +309,7 @@ async def body_chunks(response: httpx.Response, size: int = 1 << 20) -> AsyncIte
     except httpx.HTTPError as err:
         if parts:
             yield b"".join(parts)
-        raise ComposerError(f"the connection to {response.request.url.netloc.decode()} broke during the download: "
+        raise DownloadCut(f"the connection to {response.request.url.netloc.decode()} broke during the download: "
                             f"{_reason(err)} (run the command again to resume)") from None
     if parts:
         yield b"".join(parts)
