@@ -28,6 +28,50 @@ def _build_args(values: Sequence[str]) -> dict[str, str | None]:
     return out
 
 
+def _secrets(values: Sequence[str]) -> dict[str, bytes]:
+    """`--secret id=ID[,src=PATH|,env=VAR]` (buildx's syntax, `type=file|env` allowed): id -> content.
+    With neither `src` nor `env`, the environment variable named like the id is read."""
+    out: dict[str, bytes] = {}
+    for value in values:
+        fields: dict[str, str] = {}
+        for item in value.split(","):
+            key, sep, val = item.partition("=")
+            key = key.strip().lower()
+            key = {"source": "src"}.get(key, key)
+            if not sep or key not in ("id", "src", "env", "type") or key in fields:
+                raise ComposerError(f"invalid --secret {value!r}: use id=ID[,src=PATH|,env=VAR]")
+            fields[key] = val
+        kind = fields.get("type")
+        if kind not in (None, "file", "env"):
+            raise ComposerError(f"invalid --secret {value!r}: type is file or env")
+        ident = fields.get("id") or ""
+        src, env = fields.get("src"), fields.get("env")
+        if kind == "env" and env is None:
+            env, src = src or ident, None
+        if not ident:
+            ident = os.path.basename(src) if src else env or ""
+        if not ident:
+            raise ComposerError(f"invalid --secret {value!r}: an id is needed")
+        if src is not None and env is not None:
+            raise ComposerError(f"invalid --secret {value!r}: give src or env, not both")
+        if src is None and env is None:
+            if kind == "file":
+                src = ident
+            else:
+                env = ident
+        if src is not None:
+            try:
+                out[ident] = Path(src).expanduser().read_bytes()
+            except OSError as err:
+                raise ComposerError(f"--secret {ident}: cannot read {src}: {err.strerror}") from None
+        else:
+            assert env is not None
+            if env not in os.environ:
+                raise ComposerError(f"--secret {ident}: environment variable {env} is not set")
+            out[ident] = os.environ[env].encode()
+    return out
+
+
 @click.command("build")
 @click.option("-t", "--tag", "tags", multiple=True, metavar="NAME[:TAG]", help="Name and optionally a tag.")
 @click.option("-f", "--file", "dockerfile", metavar="PATH", help="Name of the Dockerfile (default: PATH/Dockerfile).")
@@ -38,10 +82,12 @@ def _build_args(values: Sequence[str]) -> dict[str, str | None]:
 @click.option("--network", metavar="MODE", help="Networking mode for RUN instructions (none, host).")
 @click.option("--label", "labels", multiple=True, metavar="K=V", help="Set metadata for an image.")
 @click.option("--pull", is_flag=True, help="Always pull the base images (FROM) of the build.")
+@click.option("--secret", "secrets", multiple=True, metavar="id=ID[,src=PATH|,env=VAR]",
+              help="A secret for RUN --mount=type=secret.")
 @click.argument("path")
 def image_build(tags: tuple[str, ...], dockerfile: str | None, build_args: tuple[str, ...], target: str | None,
                 no_cache: bool, quiet: bool, network: str | None, labels: tuple[str, ...], pull: bool,
-                path: str) -> None:
+                secrets: tuple[str, ...], path: str) -> None:
     """Build an image from a Dockerfile."""
     from composer.cli.container_cmd import engine
     from composer.runtime.build.builder import Builder, BuildOptions
@@ -62,6 +108,7 @@ def image_build(tags: tuple[str, ...], dockerfile: str | None, build_args: tuple
         labels=dict(label.partition("=")[::2] for label in labels),
         network=network,
         pull=pull,
+        secrets=_secrets(secrets),
     )
     if options.dockerfile is not None and not options.dockerfile.is_absolute():  # -f is relative to the cwd
         options = dataclasses.replace(options, dockerfile=Path.cwd() / options.dockerfile)

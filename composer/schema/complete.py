@@ -194,6 +194,11 @@ def used_resources(doc: YMap) -> dict[str, set[str]]:
             for ref in service.get(kind) or ():
                 if isinstance(ref, dict) and ref.get("source"):
                     used[kind].add(str(ref["source"]))
+        build = service.get("build")
+        for ref in (build.get("secrets") or ()) if isinstance(build, dict) else ():  # RUN --mount=type=secret
+            source = ref.get("source") if isinstance(ref, dict) else ref
+            if isinstance(source, str) and source:
+                used["secrets"].add(source)
     return used
 
 

@@ -133,6 +133,16 @@ def check_references(doc: YMap, enabled: set[str] | None = None) -> list[Compose
                 if isinstance(ref_source, str) and ref_source not in top[kind]:
                     errors.append(ComposerError(f'{where} refers to undefined {kind[:-1]} "{ref_source}"',
                                                 span=refs.item_span(index), hint=_hint(ref_source, list(top[kind]))))
+        build = service.get("build")
+        build_secrets = build.get("secrets") if isinstance(build, YMap) else None
+        if not isinstance(build_secrets, YSeq):
+            build_secrets = YSeq()
+        for index, ref in enumerate(build_secrets):
+            ref_source = ref.get("source") if isinstance(ref, dict) else ref
+            if isinstance(ref_source, str) and ref_source not in top["secrets"]:
+                errors.append(ComposerError(f'{where} refers to undefined build secret "{ref_source}"',
+                                            span=build_secrets.item_span(index),
+                                            hint=_hint(ref_source, list(top["secrets"]))))
         if "network_mode" in service and "networks" in service and networks:
             errors.append(ComposerError(f"{where} declares mutually exclusive `network_mode` and `networks`",
                                         span=service.key_span("network_mode")))

@@ -325,6 +325,11 @@ def _service_table() -> dict[str, Support]:
                     _h("tests/runtime/build/test_compose_build_keys.py::test_compose_build_keys")))
     t.update(_under(f"{s}.build", "pull",
                     _h("tests/runtime/build/test_build_pull.py::test_missing_base_is_pulled_and_pull_refreshes_it")))
+    t.update(_under(f"{s}.build", "secrets secrets[].source secrets[].target",
+                    _h("tests/runtime/build/test_run_mount.py::test_compose_build_secrets",
+                       "for RUN --mount=type=secret; target is the secret's id")))
+    t.update(_under(f"{s}.build", "secrets[].uid secrets[].gid secrets[].mode",
+                    _i("RUN --mount=type=secret sets the file's uid, gid and mode")))
     t.update(_under(f"{s}.develop", _WATCH, _i("`watch` is not implemented")))
     t.update(_under(f"{s}.blkio_config", _BLKIO, _i("no block IO limits")))
     t.update(_under(f"{s}.credential_spec", ". config file registry", _i(_WINDOWS)))

@@ -32,6 +32,7 @@ from typing import Any
 from composer.errors import ComposerError
 from composer.planner import dockerfile as df
 from composer.runtime.build import layers as lay
+from composer.runtime.build import mounts as mnt
 from composer.runtime.build import remote
 from composer.runtime.build.context import Context, checksum
 from composer.runtime.build.progress import Progress
@@ -61,6 +62,8 @@ class BuildOptions:
     shm_size: Any = None
     pull: bool = False
     """Pull every base image (FROM) before using it, even one already in the store."""
+    secrets: Mapping[str, bytes] = field(default_factory=dict, repr=False)
+    """Build secrets by id, for `RUN --mount=type=secret` (never in a cache key, a layer or the image)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +230,8 @@ class Builder:
             stage = self.file.stages[index]
             refs = [df.expand_word(stage.base, self.meta, escape=self.file.escape)]
             refs += [ins.flag("from") or "" for ins in stage.instructions if ins.cmd in ("COPY", "ADD")]
+            refs += [mnt.raw_from(v) or "" for ins in stage.instructions if ins.cmd == "RUN"
+                     for k, v in ins.flags if k == "mount"]
             for ref in refs:
                 dep = self._stage_ref(ref) if ref else None
                 if dep is not None and dep < index:
@@ -500,20 +505,56 @@ class Builder:
         else:
             argv = self._shell_form(state, ins)
         for key, _ in ins.flags:
-            if key not in ("network",):
+            if key not in ("network", "mount"):
                 raise self.fail(ins.line, f"RUN --{key} is not supported by this builder")
+        mounts, mount_keys = self._run_mounts(state, ins)
         network = ins.flag("network") or self.opts.network
         env = state.env()
         key = _key(state.key, "RUN", argv, sorted(state.args.items()), network, state.cfg.get("User"),
                    state.cfg.get("WorkingDir"))
+        if mounts:
+            key = _key(key, "mounts", mount_keys)
         shown = "RUN " + " ".join(argv)
-        self._layer_step(state, key, shown, functools.partial(self._run, state, ins, argv, env, network))
+        self._layer_step(state, key, shown, functools.partial(self._run, state, ins, argv, env, network, mounts))
+
+    def _run_mounts(self, state: _State, ins: df.Instruction) -> tuple[list[mnt.Mount], list[Any]]:
+        """The RUN's `--mount`s, parsed (a bind's `from` resolved to an image), and what the key sees of them."""
+        mounts: list[mnt.Mount] = []
+        keys: list[Any] = []
+        for flag, value in ins.flags:
+            if flag != "mount":
+                continue
+            shown = f"RUN --mount={value or ''}"
+            try:
+                mount = mnt.parse(self._word(ins, value, state) if value else value,
+                                  state.cfg.get("WorkingDir") or "/")
+                digest = None
+                if mount.type == "bind" and mount.from_ref:
+                    dep = self._stage_ref(mount.from_ref)
+                    if dep is not None and dep in self.results:
+                        mount = mnt.with_image(mount, self.results[dep])
+                    else:
+                        try:
+                            mount = mnt.with_image(mount, self.store.resolve(mount.from_ref))
+                        except ComposerError:
+                            raise ComposerError(f"from={mount.from_ref}: no such stage or image") from None
+                    digest = mount.image
+                elif mount.type == "bind":
+                    _, digest = mnt.context_source(self.context, mount)
+                elif mount.from_ref:
+                    raise ComposerError(f"from= is not supported for a {mount.type} mount")
+            except df.DockerfileError:
+                raise
+            except ComposerError as err:
+                raise self.fail(ins.line, f"{shown}: {err.message}") from None
+            if any(m.target and m.target == mount.target for m in mounts):
+                raise self.fail(ins.line, f"{shown}: another mount has the same target {mount.target}")
+            mounts.append(mount)
+            keys.append(mount.key(digest))
+        return mounts, keys
 
     def _run(self, state: _State, ins: df.Instruction, argv: list[str], env: dict[str, str],
-             network: str | None, work: Path) -> lay.Layer:
-        from composer.runtime.engine.engine import CreateRequest
-        from composer.runtime.engine.logstream import stream_log
-
+             network: str | None, mounts: Sequence[mnt.Mount], work: Path) -> lay.Layer:
         if not state.layers:
             raise self.fail(ins.line, "RUN: the image has no file system yet (FROM scratch): nothing can run")
         self._materialize(state)
@@ -533,6 +574,26 @@ class Builder:
             service["extra_hosts"] = self.opts.extra_hosts
         if self.opts.shm_size:
             service["shm_size"] = self.opts.shm_size
+        with contextlib.ExitStack() as held:  # the mounts' locks and overlays, released after the container goes
+            stubs: dict[str, Any] = {}
+            if mounts:
+                stubs = mnt.probe(self._layer_dirs(state), [m.target for m in mounts if m.target], work / "probe")
+                preparer = mnt.Preparer(store=self.store, context=self.context, build_root=self.build_root,
+                                        secrets=self.opts.secrets, work=work, stack=held)
+                try:
+                    service["volumes"], extra = preparer.prepare(mounts)
+                except ComposerError as err:
+                    raise self.fail(ins.line, f"RUN --mount: {err.message}") from None
+                service["environment"] = {**env, **extra}
+            return self._run_container(state, ins, argv, service, stubs)
+        raise AssertionError("unreachable")
+
+    def _run_container(self, state: _State, ins: df.Instruction, argv: list[str], service: dict[str, Any],
+                       stubs: Mapping[str, Any]) -> lay.Layer:
+        from composer.runtime.engine.engine import CreateRequest
+        from composer.runtime.engine.logstream import stream_log
+
+        assert state.image_id is not None
         record = self.engine.create(CreateRequest(image=state.image_id, service=service,
                                                   labels={"io.composer.build": "true"}))
         output: list[str] = []
@@ -550,6 +611,8 @@ class Builder:
                 raise self.fail(ins.line, f"RUN {' '.join(argv[len(argv) - 1:])!s}: "
                                           f"the command returned a non-zero code: {code}")
             _, _, upper = self.engine.layers(record.id)
+            if stubs:
+                mnt.remove_stubs(upper, stubs)
             return lay.store_layer(self.store, upper)
         finally:
             with contextlib.suppress(Exception):

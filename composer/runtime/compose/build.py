@@ -44,6 +44,21 @@ def _args(value: Any) -> dict[str, str | None]:
     return out
 
 
+def _secrets(service: str, build: Mapping[str, Any], contents: Mapping[tuple[str, str], bytes]) -> dict[str, bytes]:
+    """`build.secrets` (`- name`, or `{source, target}` where target is the id the Dockerfile uses), from the
+    top-level `secrets:` as the project read them."""
+    out: dict[str, bytes] = {}
+    for entry in build.get("secrets") or ():
+        entry = {"source": entry} if isinstance(entry, str) else dict(entry)
+        name = str(entry.get("source") or "")
+        data = contents.get(("secret", name))
+        if data is None:
+            raise ComposerError(f"service {service!r}: build secret {name!r} is not defined under the top-level "
+                                "secrets:")
+        out[str(entry.get("target") or name)] = data
+    return out
+
+
 def build_options(ctx: Any, service: str, build: Mapping[str, Any], *, no_cache: bool,
                   build_args: Mapping[str, str | None] | None = None, pull: bool = False) -> Any:
     """The builder's options for one service's `build` section."""
@@ -76,6 +91,7 @@ def build_options(ctx: Any, service: str, build: Mapping[str, Any], *, no_cache:
         extra_hosts=build.get("extra_hosts"),
         shm_size=build.get("shm_size"),
         pull=pull or bool(build.get("pull")),
+        secrets=_secrets(service, build, want.contents),
     )
 
 
