@@ -299,17 +299,23 @@ class Builder:
 
     def _pull_base(self, stage: df.Stage, base: str) -> str:
         """A base image missing from the store is pulled, as `docker build` does."""
+        what = f"FROM {base}: pulling it (--pull)" if self.opts.pull else \
+            f"FROM {base}: no such image in the local store, and pulling it"
+        try:
+            return self._pull_image(base, what)
+        except ComposerError as err:
+            raise self.fail(stage.line, err.message) from None
+
+    def _pull_image(self, ref: str, what: str) -> str:
+        """Pull `ref` into the store (progress on the build's output); `what` starts the error: "<what> failed: ..."."""
         from composer.runtime.images.registry import pull
         from composer.runtime.images.transfer_progress import TransferProgress
 
         shown = TransferProgress(None if self.progress.quiet else self.progress.out, "plain")
         try:
-            return pull(self.store, base, progress=shown).image_id
+            return pull(self.store, ref, progress=shown).image_id
         except ComposerError as err:
-            if self.opts.pull:
-                raise self.fail(stage.line, f"FROM {base}: pulling it failed (--pull): {err.message}") from None
-            raise self.fail(stage.line, f"FROM {base}: no such image in the local store, and pulling it "
-                                        f"failed: {err.message}") from None
+            raise ComposerError(f"{what} failed: {err.message}") from None
 
     def _materialize(self, state: _State) -> str:
         """The state as a stored image (found in the cache by its key when it was made before)."""
@@ -535,9 +541,12 @@ class Builder:
                         mount = mnt.with_image(mount, self.results[dep])
                     else:
                         try:
-                            mount = mnt.with_image(mount, self.store.resolve(mount.from_ref))
+                            image_id = self.store.resolve(mount.from_ref)
                         except ComposerError:
-                            raise ComposerError(f"from={mount.from_ref}: no such stage or image") from None
+                            ref = str(mount.from_ref)
+                            image_id = self._pull_image(ref, f"from={ref}: no such stage or image in the local "
+                                                             "store, and pulling it")
+                        mount = mnt.with_image(mount, image_id)
                     digest = mount.image
                 elif mount.type == "bind":
                     _, digest = mnt.context_source(self.context, mount)

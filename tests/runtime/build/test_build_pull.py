@@ -60,9 +60,18 @@ def test_missing_base_is_pulled_and_pull_refreshes_it(eng: EngineEnv, open_regis
     assert composed.code == 0, composed.stderr
     assert run_image(eng, f"{project}-app").stdout == "base layer\n"
 
+    mounted = f"{open_registry.host}/lib/mounted-{eng.tag.rsplit('-', 1)[-1]}:1"
+    _publish(source, APP, mounted)  # only in the registry: RUN --mount=from= pulls it too
+    (eng.tmp / "ctx" / "Dockerfile").write_text(
+        f"FROM {BASE}\nRUN --mount=type=bind,from={mounted},target=/m cat /m/etc/motd > /seen.txt\n"
+        "CMD [\"cat\", \"/seen.txt\"]\n")
+    bound = build(eng, "-t", "pulled:5", str(eng.tmp / "ctx"))
+    assert bound.code == 0, bound.stderr
+    assert run_image(eng, "pulled:5").stdout == "app layer\n"
+
     gone = f"{open_registry.host}/lib/never-pushed:1"
     (eng.tmp / "ctx" / "Dockerfile").write_text(f"FROM {gone}\n")
     failed = build(eng, "--pull", "-t", "pulled:4", str(eng.tmp / "ctx"))
     assert failed.code == 1
     assert "Traceback" not in failed.stderr
-    assert f"Dockerfile:1: FROM {gone}: pulling it failed (--pull):" in failed.stderr
+    assert f"Dockerfile:1: FROM {gone}: pulling it (--pull) failed:" in failed.stderr
