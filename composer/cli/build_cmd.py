@@ -155,8 +155,33 @@ def compose_build(opts: GlobalOptions, no_cache: bool, pull: bool, build_args: t
                    build_args=_build_args(build_args), pull=pull)
 
 
+@click.group("builder")
+def builder() -> None:
+    """Manage the build cache."""
+
+
+@builder.command("prune")
+@click.option("-a", "--all", "prune_all", is_flag=True, help="Remove all unused build cache, not just dangling ones.")
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation.")
+def builder_prune(prune_all: bool, force: bool) -> None:
+    """Remove build cache: RUN --mount=type=cache directories, and with -a every cached step."""
+    from composer.cli.image_cmd import _in_use, _size, open_store, state_root
+    from composer.runtime.build.prune import prune_build_cache
+
+    report = prune_build_cache(Path(state_root()) / "build", open_store(), all=prune_all, in_use=_in_use())
+    if report.deleted:
+        click.echo("Deleted build cache objects:")
+        for item in report.deleted:
+            click.echo(item)
+        click.echo()
+    for name in report.busy:
+        click.echo(f"cache mount {name} is in use by a running build: kept", err=True)
+    click.echo(f"Total reclaimed space: {_size(report.space_reclaimed)}")
+
+
 def register(cli: click.Group) -> None:
-    """Add Compose's `build` to the top-level `composer` command, and `build` to its `image` group."""
+    """Add Compose's `build` to the top-level `composer` command, `build` to its `image` group, and `builder`."""
+    cli.add_command(builder)
     cli.add_command(compose_build)
     group = cli.commands.get("image")
     if isinstance(group, click.Group):

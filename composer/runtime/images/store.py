@@ -675,13 +675,19 @@ class ImageStore:
         self.gc()
         return [RemoveEvent("Deleted", image_id)]
 
-    def prune(self, *, all: bool = False, in_use: InUse = _never_in_use) -> PruneReport:
-        """Delete dangling images (every unused one with `all`), then unreferenced data."""
+    def prune(self, *, all: bool = False, in_use: InUse = _never_in_use,
+              only: Iterable[str] | None = None) -> PruneReport:
+        """Delete dangling images (every unused one with `all`; only those of `only` when given), then
+        unreferenced data."""
         with self.locked():
             report = PruneReport()
             tags = self._tags()
             tagged = set(tags.values())
-            for image_id in self._image_ids():
+            candidates = self._image_ids()
+            if only is not None:
+                chosen = set(only)
+                candidates = [image_id for image_id in candidates if image_id in chosen]
+            for image_id in candidates:
                 if in_use(image_id) or (image_id in tagged and not all):
                     continue
                 report.events.extend(self._untag_all(image_id, tags))
