@@ -307,17 +307,21 @@ class _ListPusher:
         if put.status_code not in (201, 204):
             raise self.session.fail(put, f"copying {desc.digest} from {source.path}")
 
-    async def entry(self, entry: Entry) -> None:
-        """The entry's manifest by digest in the target repository, its blobs first."""
-        source = parse_reference(entry.ref)
+    async def present(self, entry: Entry) -> bool:
+        """Whether the target repository already has the entry's manifest."""
         manifests = f"/v2/{self.target.path}/manifests/{entry.digest}"
         head = await self.session.send("HEAD", manifests, self.scopes, headers={"Accept": ACCEPT})
-        if head.status_code == 200:
-            return
-        if source.path != self.target.path:
-            manifest = model.parse_doc(Manifest, entry.body, f"{entry.ref}: manifest {entry.digest}")
-            for desc in [manifest.config, *manifest.layers]:
-                await self.blob(source, desc)
+        return head.status_code == 200
+
+    @staticmethod
+    def blobs(entry: Entry) -> list[tuple[Reference, model.Descriptor]]:
+        """The blobs the entry's manifest needs in the target repository (none when it lives there already)."""
+        manifest = model.parse_doc(Manifest, entry.body, f"{entry.ref}: manifest {entry.digest}")
+        return [(parse_reference(entry.ref), desc) for desc in [manifest.config, *manifest.layers]]
+
+    async def manifest(self, entry: Entry) -> None:
+        """The entry's manifest by digest in the target repository (its blobs are there by now)."""
+        manifests = f"/v2/{self.target.path}/manifests/{entry.digest}"
         response = await self.session.send("PUT", manifests, self.scopes, content=entry.body,
                                            headers={"Content-Type": entry.media_type})
         if response.status_code not in (201, 204):
@@ -333,9 +337,21 @@ async def push_list(lists: ManifestLists, name: str, *, purge: bool = False) -> 
     body = mlist.document()
     async with Session(registry_host(target.domain), target.familiar()) as session:
         pusher = _ListPusher(session, target)
+        missing = [entry for entry in mlist.entries if not await pusher.present(entry)]
+        # Each blob once, even when entries share it: the distribution registry writes a mounted blob's link
+        # file in place, and a concurrent mount of the same blob let a manifest check read it half-written
+        # ("blob unknown to registry").
+        needed: dict[str, tuple[Reference, model.Descriptor]] = {}
+        for entry in missing:
+            if parse_reference(entry.ref).path != target.path:
+                for source, desc in pusher.blobs(entry):
+                    needed.setdefault(desc.digest, (source, desc))
         async with trio.open_nursery() as nursery:
-            for entry in mlist.entries:
-                nursery.start_soon(pusher.entry, entry)
+            for source, desc in needed.values():
+                nursery.start_soon(pusher.blob, source, desc)
+        async with trio.open_nursery() as nursery:
+            for entry in missing:
+                nursery.start_soon(pusher.manifest, entry)
         response = await session.send("PUT", f"/v2/{target.path}/manifests/{target.tag}", pusher.scopes,
                                       content=body, headers={"Content-Type": mlist.media_type()})
         if response.status_code not in (201, 204):
