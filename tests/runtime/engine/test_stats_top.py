@@ -385,7 +385,11 @@ def test_engine_container_stats_and_top(eng: EngineEnv) -> None:
     assert pid
     paths = cg.find_cgroup_paths(pid)
     assert any(eng.tag in str(p) for p in [*paths.v1.values(), paths.unified] if p is not None)
+    deadline = time.monotonic() + 10
     idle = cg.read_stats(pid, paths=paths)
+    while idle.pids_current < 2 and time.monotonic() < deadline:  # `run -d` returns before sh has forked
+        time.sleep(0.02)
+        idle = cg.read_stats(pid, paths=paths)
     assert idle.mem_usage > 0
     assert idle.pids_current >= 2  # sh and its sleep
     assert idle.mem_limit > 0
