@@ -21,6 +21,7 @@ import click
 
 from composer.cli.context import GlobalOptions
 from composer.errors import ComposerError
+from composer.tabwriter import rows_table
 
 if TYPE_CHECKING:
     from composer.cli.project import ProjectContext
@@ -345,20 +346,7 @@ def top_table(rows: Sequence[tuple[str, str, Sequence[str], Sequence[Sequence[st
     if "CMD" in header:
         header.remove("CMD")
         header.append("CMD")
-    return tabwriter([header, *[[e.get(h, "-") for h in header] for e in entries]], minwidth=4, padding=2)
-
-
-def tabwriter(lines: Sequence[Sequence[str]], *, minwidth: int, padding: int) -> str:
-    """Go's text/tabwriter with cells terminated by tabs: every column but the last padded to
-    max(minwidth, widest + padding)."""
-    columns = max((len(line) for line in lines), default=0)
-    widths = [max([minwidth, *(len(line[i]) + padding for line in lines if i < len(line) - 1)])
-              for i in range(columns)]
-    out = []
-    for line in lines:
-        cells = [cell.ljust(widths[i]) if i < len(line) - 1 else cell for i, cell in enumerate(line)]
-        out.append("".join(cells) + "\n")
-    return "".join(out)
+    return rows_table([header, *[[e.get(h, "-") for h in header] for e in entries]], minwidth=4, padding=2)
 
 
 @click.command("top")
@@ -464,7 +452,7 @@ def images(opts: GlobalOptions, fmt: str, quiet: bool, services: tuple[str, ...]
     for r in rows:
         table.append([r["ContainerName"], r["Repository"] or "<none>", r["Tag"] or "<none>", r["Platform"],
                       (r["ID"].partition(":")[2] or r["ID"])[:12], _size(r["Size"]), _ago(r.get("Created"))])
-    sys.stdout.write(tabwriter(table, minwidth=20, padding=3))
+    sys.stdout.write(rows_table(table, minwidth=20, padding=3))
 
 
 # -- events -------------------------------------------------------------------------------------------
@@ -600,7 +588,7 @@ def ls(opts: GlobalOptions, show_all: bool, quiet: bool, filters: tuple[str, ...
         sys.stdout.write(json.dumps(rows, separators=(",", ":")) + "\n")
         return
     table = [["NAME", "STATUS", "CONFIG FILES"], *[[r["Name"], r["Status"], r["ConfigFiles"]] for r in rows]]
-    sys.stdout.write(tabwriter(table, minwidth=20, padding=3))
+    sys.stdout.write(rows_table(table, minwidth=20, padding=3))
 
 
 @click.command("cp")

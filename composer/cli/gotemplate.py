@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from composer.errors import ComposerError
+from composer.tabwriter import tabwrite
 
 NO_VALUE = "<no value>"
 
@@ -942,34 +943,6 @@ def parse_table_format(fmt: str) -> tuple[bool, str]:
     body = fmt[len("table") :] if is_table else fmt
     body = body.strip(" ").replace("\\t", "\t").replace("\\n", "\n")
     return is_table, body
-
-
-def tabwrite(text: str, *, minwidth: int = 10, padding: int = 3) -> str:
-    """Align tab-separated cells like Go's tabwriter.NewWriter(w, minwidth, 1, padding, ' ', 0).
-
-    A column spans the consecutive lines that have a cell in it (a tab-terminated one); its width is the
-    widest such cell plus `padding`, at least `minwidth`. Text after a line's last tab is not aligned."""
-    cells = [line.split("\t") for line in text.split("\n")]
-    width: dict[tuple[int, int], int] = {}
-
-    def blocks(col: int, lo: int, hi: int) -> None:
-        row = lo
-        while row < hi:
-            if col >= len(cells[row]) - 1:
-                row += 1
-                continue
-            start, w = row, minwidth
-            while row < hi and col < len(cells[row]) - 1:
-                w = max(w, len(cells[row][col]) + padding)
-                row += 1
-            for r in range(start, row):
-                width[r, col] = w
-            blocks(col + 1, start, row)
-
-    blocks(0, 0, len(cells))
-    return "\n".join(
-        "".join(c.ljust(width[r, i]) for i, c in enumerate(line[:-1])) + line[-1] for r, line in enumerate(cells)
-    )
 
 
 _CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+")

@@ -87,7 +87,7 @@ def ls(quiet: bool, fmt: str | None, filters: tuple[str, ...]) -> None:
 
         click.echo(render_table(fmt, [v.row() for v in found], {"Name": "VOLUME NAME"}), nl=False)
         return
-    from composer.cli.gotemplate import tabwrite
+    from composer.tabwriter import tabwrite
 
     text = "".join(f"{v.driver}\t{v.name}\n" for v in found)
     click.echo(tabwrite("DRIVER\tVOLUME NAME\n" + text), nl=False)

@@ -8,22 +8,21 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from composer.errors import ComposerError, Diagnostics, Span, raise_all
-from composer.schema.complete import complete, fold_files, prune_unused
-from composer.schema.expand import expand_document
-from composer.schema.extends import resolve_extends
 from composer.schema.fs import SourceFS
 from composer.schema.interpolate import interpolate_tree, substitute
-from composer.schema.merge import enforce_unique, merge_documents, strip_resets
 from composer.schema.naming import check_project_name, normalize_project_name
 from composer.schema.options import STDIN, LoadOptions, read_env_file, resolve_sources, shown
-from composer.schema.paths import resolve_project_paths
-from composer.schema.profiles import ProfileSelection, active_profiles, all_profiles, check_dependencies, select
-from composer.schema.references import check_references
 from composer.schema.tree import YMap, YSeq, deep_copy
 from composer.schema.yamlio import read_documents
+
+if TYPE_CHECKING:
+    from composer.schema.profiles import ProfileSelection
+
+# The phases after the name (expand, extends, merge, paths, profiles, references, complete) are imported
+# where they run: `ps`, `logs` and the like only need the project's name, and load no more than that takes.
 
 STDIN_NAME = "<stdin>"
 
@@ -96,6 +95,9 @@ def _parse(ctx: _Context, path: str) -> list[YMap]:
 
 def _prepare(ctx: _Context, path: str, variables: Mapping[str, str]) -> YMap:
     """Read, interpolate and expand one file (phases 1-3), its documents merged in order."""
+    from composer.schema.expand import expand_document
+    from composer.schema.merge import merge_documents
+
     key = (path, id(variables))
     if key in ctx.cache:
         cached: YMap = deep_copy(ctx.cache[key])
@@ -148,6 +150,9 @@ def _project_name(ctx: _Context, files: tuple[str, ...], project_dir: str, varia
 def _load_files(ctx: _Context, files: tuple[str, ...], project_dir: str, variables: Mapping[str, str],
                 stack: tuple[str, ...]) -> YMap:
     """Phases 1-6 over several files: each prepared, extended and included, then merged in order."""
+    from composer.schema.extends import resolve_extends
+    from composer.schema.merge import enforce_unique, merge_documents, strip_resets
+
     merged: YMap | None = None
     for path in files:
         doc = _prepare(ctx, path, variables)
@@ -163,6 +168,8 @@ def _load_files(ctx: _Context, files: tuple[str, ...], project_dir: str, variabl
 def _apply_includes(ctx: _Context, doc: YMap, path: str, project_dir: str, variables: Mapping[str, str],
                     stack: tuple[str, ...]) -> YMap:
     """Each `include` entry is a project of its own; its resources join this one, clashes are errors."""
+    from composer.schema.paths import resolve_project_paths
+
     entries = doc.get("include")
     if entries is None:
         return doc
@@ -246,6 +253,10 @@ def load_project_name(options: LoadOptions, fs: SourceFS) -> str:
 
 def load_project(options: LoadOptions, fs: SourceFS) -> LoadedProject:
     """The whole pipeline: sources, name, phases 1-10; every user mistake is a ComposerError."""
+    from composer.schema.complete import complete, fold_files, prune_unused
+    from composer.schema.paths import resolve_project_paths
+    from composer.schema.profiles import active_profiles, all_profiles, check_dependencies, select
+    from composer.schema.references import check_references
     from composer.schema.support import unsupported_keys
     from composer.schema.validate import validate_project
 

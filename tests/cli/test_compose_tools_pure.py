@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from composer.cli.compose_tools import parse_tail, run_labels, run_spec, split_reference, stacks, tabwriter, top_table
+from composer.cli.compose_tools import parse_tail, run_labels, run_spec, split_reference, stacks, top_table
 from composer.errors import ComposerError
 from composer.runtime.compose.events import Event, Snapshot, changes, go_time
 from composer.runtime.compose.logs import Prefixes, display_name, format_line, format_timestamp
 from composer.runtime.oci.logs import LogEntry
+from composer.tabwriter import rows_table
 
 P = "com.docker.compose.project"
 S = "com.docker.compose.service"
@@ -113,7 +114,7 @@ def test_ls_groups_projects_with_status_counts_and_files() -> None:
 
 
 def test_tables_pad_like_go_tabwriter() -> None:
-    text = tabwriter([["NAME", "STATUS", "CONFIG FILES"], ["demo", "running(1)", "/c.yaml"]], minwidth=20, padding=3)
+    text = rows_table([["NAME", "STATUS", "CONFIG FILES"], ["demo", "running(1)", "/c.yaml"]], minwidth=20, padding=3)
     assert text.splitlines() == ["NAME" + " " * 16 + "STATUS" + " " * 14 + "CONFIG FILES",
                                  "demo" + " " * 16 + "running(1)" + " " * 10 + "/c.yaml"]
     top = top_table([("web", "1", ["UID", "PID", "CMD", "TIME"], [["root", "12", "sleep 9", "0:00"]])])

@@ -9,6 +9,7 @@ import pytest
 
 from composer.cli import gotemplate as gt
 from composer.errors import ComposerError
+from composer.tabwriter import tabwrite
 
 DATA: dict[str, Any] = {
     "Id": "3f214c61ad1d",
@@ -212,12 +213,12 @@ def test_parse_table_format() -> None:
 
 
 def test_tabwrite_go_semantics() -> None:
-    assert gt.tabwrite("a\tb\tc\nlonger cell\tx\ty\n") == "a             b         c\nlonger cell   x         y\n"
+    assert tabwrite("a\tb\tc\nlonger cell\tx\ty\n") == "a             b         c\nlonger cell   x         y\n"
     # a line without tabs ends the column block; the next block is aligned on its own
-    assert gt.tabwrite("aaaaaaaaaaaaaaa\tb\nno tabs\nc\td\n") == "aaaaaaaaaaaaaaa   b\nno tabs\nc         d\n"
+    assert tabwrite("aaaaaaaaaaaaaaa\tb\nno tabs\nc\td\n") == "aaaaaaaaaaaaaaa   b\nno tabs\nc         d\n"
     # the last cell (after the last tab) is never padded; empty cells still take the min width
-    assert gt.tabwrite("\tx\n") == "          x\n"
-    assert gt.tabwrite("a\tb\n", minwidth=0, padding=1) == "a b\n"
+    assert tabwrite("\tx\n") == "          x\n"
+    assert tabwrite("a\tb\n", minwidth=0, padding=1) == "a b\n"
 
 
 def test_render_table_header_and_rows() -> None:

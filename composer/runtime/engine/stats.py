@@ -146,6 +146,6 @@ def stats_table(entries: Sequence[StatsEntry]) -> str:
     Every column but the last is padded to its widest cell plus 3; the last is not padded."""
     rows = [[STATS_HEADERS[c] for c in _COLUMNS]]
     rows += [[e.as_dict()[c] for c in _COLUMNS] for e in entries]
-    widths = [max(10, max(len(r[i]) for r in rows) + 3) for i in range(len(_COLUMNS) - 1)]
-    lines = ["".join(cell.ljust(w) for cell, w in zip(r, widths, strict=False)) + r[-1] for r in rows]
-    return "\n".join(lines) + "\n"
+    from composer.tabwriter import rows_table
+
+    return rows_table(rows, minwidth=10, padding=3)

@@ -73,11 +73,6 @@ def top(pids: Collection[int], args: Sequence[str] = DEFAULT_PS_ARGS, *, ps: str
 
 def format_top(result: TopResult) -> str:
     """The docker CLI's `top` table: tab-separated cells through a tabwriter of min width 20, padding 3."""
-    rows = [result.titles, *result.processes]
-    ncols = max(len(r) for r in rows)
-    widths = [max(20, max((len(r[i]) for r in rows if i < len(r) - 1), default=0) + 3) for i in range(ncols - 1)]
-    lines = []
-    for r in rows:
-        cells = [c.ljust(widths[i]) if i < len(r) - 1 else c for i, c in enumerate(r)]
-        lines.append("".join(cells))
-    return "\n".join(lines) + "\n"
+    from composer.tabwriter import rows_table
+
+    return rows_table([result.titles, *result.processes], minwidth=20, padding=3)
