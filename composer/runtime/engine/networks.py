@@ -351,13 +351,16 @@ def detach_container(store: NetworkStore, netns_dir: Path, container_id: str) ->
     leased = [r for r in store.records() if container_id in r.leases]
     if not leased and not (netns_dir / container_id).exists():
         return
-    from composer.runtime.net import netns, veth
+    from composer.runtime.net import netns
 
+    pairs = []
     for record in leased:
         if record.sublink:
             _detach_sublink(record, container_id, netns_dir / container_id)
         else:
-            veth.detach(ipam.veth_host_name(container_id, record.id))
+            pairs.append(ipam.veth_host_name(container_id, record.id))
+    # The namespace first: its end gone, the kernel takes the veth pairs away in a batch with other namespaces.
+    released = netns.delete(netns_dir, container_id)
+    netns.await_links_gone(pairs, timeout=1.0 if released else 0.0)
     store.release(container_id)
-    netns.delete(netns_dir, container_id)
     netns.release_dir(netns_dir)

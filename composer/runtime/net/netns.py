@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import errno
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+from composer.runtime import libc
 
 CLONE_NEWNET = 0x40000000
 MS_BIND = 0x1000
@@ -25,7 +27,7 @@ MS_REC = 0x4000
 MS_SHARED = 1 << 20
 MNT_DETACH = 2
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+_libc = libc.load()
 
 
 def _check(result: int, what: str) -> None:
@@ -144,12 +146,34 @@ def _loopback_up(path: Path) -> None:
         ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
 
 
-def delete(directory: Path, name: str) -> None:
-    """Unmount and remove `<directory>/<name>`; nothing happens when it is already gone."""
+def delete(directory: Path, name: str) -> bool:
+    """Unmount and remove `<directory>/<name>`; nothing happens when it is already gone. Returns whether a
+    namespace was mounted there (its last reference gone, the kernel then destroys it and its interfaces)."""
     path = directory / name
-    if str(path) in _mount_points():
-        _check(_libc.umount2(str(path).encode(), MNT_DETACH), f"umount {path}")
+    mounted = bool(_libc.umount2(str(path).encode(), MNT_DETACH) == 0)
+    if not mounted and ctypes.get_errno() not in (errno.EINVAL, errno.ENOENT):  # EINVAL: not a mount point
+        _check(-1, f"umount {path}")
     path.unlink(missing_ok=True)
+    return mounted
+
+
+def await_links_gone(host_names: Sequence[str], *, timeout: float = 1.0) -> None:
+    """Wait for the veth pairs of a namespace `delete` just released to vanish from the host.
+
+    The kernel destroys a dead namespace's interfaces itself, many namespaces in one batch; deleting each pair
+    by hand costs a 10-20 ms RCU wait under the global RTNL lock instead (30 pairs: 0.5 s by hand, 0.05 s by
+    namespace). What is still there after `timeout` (a namespace another process still holds, or a pair
+    whose namespace never got mounted) is deleted here."""
+    deadline = time.monotonic() + timeout
+    left = [name for name in host_names if os.path.exists(f"/sys/class/net/{name}")]
+    while left and time.monotonic() < deadline:
+        time.sleep(0.002)
+        left = [name for name in left if os.path.exists(f"/sys/class/net/{name}")]
+    if left:
+        from composer.runtime.net import veth
+
+        for name in left:
+            veth.detach(name)
 
 
 def list_names(directory: Path) -> list[str]:
@@ -160,10 +184,26 @@ def list_names(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if points.get(str(p)) == "nsfs")
 
 
+def _holds_a_namespace(directory: Path) -> bool:
+    """Whether some entry is a mount point (a namespace's nsfs mount has a device of its own): a stat per entry
+    up to the first one, instead of reading the mount table."""
+    try:
+        here = os.stat(directory).st_dev
+        for entry in os.scandir(directory):
+            with contextlib.suppress(OSError):
+                if entry.stat(follow_symlinks=False).st_dev != here:
+                    return True
+    except OSError:
+        return False
+    return False
+
+
 def release_dir(directory: Path) -> None:
     """Undo the directory's self bind mount once it holds no namespace (for tests and `composer` teardown)."""
     if not directory.exists():
         return
+    if _holds_a_namespace(directory):
+        return  # the common case in a parallel `down`: no need to read the (long) mount table
     with _dir_lock(directory):
         if list_names(directory):
             return

@@ -329,13 +329,40 @@ class OciRuntime:
         if st.status == "paused":
             self._runtime("resume", container_id, check=False)  # a frozen process cannot handle its signal
         for s, grace in ((sig, timeout), ("KILL", 30.0)):
-            proc = self._runtime("kill", container_id, _signal_name(s), check=False)
-            if proc.returncode != 0 and self.state(container_id).status != "stopped":
-                raise ComposerError(f"cannot signal container {container_id}: {_runtime_message(proc.stderr)}")
+            if not self._signal_init(container_id, _signal_name(s)):
+                proc = self._runtime("kill", container_id, _signal_name(s), check=False)
+                if proc.returncode != 0 and self.state(container_id).status != "stopped":
+                    raise ComposerError(f"cannot signal container {container_id}: {_runtime_message(proc.stderr)}")
             failpoints.hit(f"stop.after-{_signal_name(s).lower()}")
             with contextlib.suppress(TimeoutError):
                 return self.wait(container_id, timeout=grace)
         raise ComposerError(f"container {container_id} did not stop after SIGKILL")
+
+    def _signal_init(self, container_id: str, name: str) -> bool:
+        """Signal the container's init directly, where `runc kill` would do just that: runc's own state, a
+        running (not frozen) init that is PID 1 of a PID namespace of its own. Through a pidfd opened and then
+        checked against the start time runc recorded, so a recycled pid is never hit. Saves one runc process
+        per stop (about 10 ms of CPU each: 50 containers in a `down`, half a second). False: ask runc."""
+        if Path(self.cfg.runtime).name != "runc" or not hasattr(os, "pidfd_open"):
+            return False
+        try:
+            data = json.loads((self.cfg.runtime_root / check_id(container_id) / "state.json").read_bytes())
+            pid, start = int(data["init_process_pid"]), int(data["init_process_start"])
+            if pid <= 0 or _frozen(data.get("cgroup_paths") or {}):
+                return False
+            signum = signal_mod.Signals[f"SIG{name}"]
+            fd = os.pidfd_open(pid)
+        except (OSError, ValueError, KeyError, TypeError, LookupError):
+            return False
+        try:
+            if not _same_process(pid, start) or not _init_of_own_pid_namespace(pid):
+                return False
+            signal_mod.pidfd_send_signal(fd, signum)
+            return True
+        except (OSError, LookupError):
+            return False
+        finally:
+            os.close(fd)
 
     def remove(self, container_id: str, *, force: bool = False) -> None:
         """Delete the container and everything composer made for it; a missing container is not an error."""
@@ -366,6 +393,15 @@ def _same_process(pid: int, start: int) -> bool:
         return fields[0] not in (b"Z", b"X", b"x") and int(fields[19]) == start
     except (IndexError, ValueError):
         raise LookupError(f"unexpected /proc/{pid}/stat") from None
+
+
+def _init_of_own_pid_namespace(pid: int) -> bool:
+    """Whether `pid` is PID 1 of a PID namespace below ours (`NSpid` lists it per namespace, ours first)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("NSpid:"):
+            ids = line.split()[1:]
+            return len(ids) > 1 and ids[-1] == "1"
+    return False
 
 
 def _frozen(cgroups: Mapping[str, str]) -> bool:
