@@ -129,6 +129,11 @@ class _Prefixed:
 def open_decompressed(raw: IO[bytes]) -> tuple[IO[bytes], str]:
     """Wrap a possibly compressed tar stream; returns the plain stream and the compression name."""
     head = raw.read(6)
+    while 0 < len(head) < 6:  # a stream may return less than asked (a blob arriving in small chunks)
+        more = raw.read(6 - len(head))
+        if not more:
+            break
+        head += more
     kind = detect_compression(head)
     src: Any = _Prefixed(head, raw)
     plain: Any = src
