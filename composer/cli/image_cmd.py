@@ -158,21 +158,43 @@ def inspect(refs: tuple[str, ...]) -> None:
 
 @image.command("history")
 @click.option("-q", "--quiet", is_flag=True, help="Only show image IDs.")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output.")
+@click.option("--format", "fmt", default="", help="Format output using a Go template, or json.")
 @click.argument("ref")
-def history(quiet: bool, ref: str) -> None:
+def history(quiet: bool, no_trunc: bool, fmt: str, ref: str) -> None:
     """Show the history of an image."""
     rows = open_store().history(ref)
     if quiet:
         for row in rows:
-            click.echo(row["Id"])
+            click.echo(row["Id"] if no_trunc or row["Id"] == "<missing>" else row["Id"].removeprefix("sha256:")[:12])
         return
-    click.echo(f"{'IMAGE':<15}{'CREATED':<22}{'CREATED BY':<47}{'SIZE':<10}COMMENT")
+    shown = []
     for row in rows:
         created = datetime.fromtimestamp(row["Created"], UTC).isoformat() if row.get("Created") else ""
-        created_by = (row.get("CreatedBy") or "")[:44]
-        image_id = row["Id"].removeprefix("sha256:")[:12] if row["Id"] != "<missing>" else "<missing>"
-        click.echo(f"{image_id:<15}{_ago(created):<22}{created_by:<47}{_size(row.get('Size', 0)):<10}"
-                   f"{row.get('Comment', '')}")
+        created_by = row.get("CreatedBy") or ""
+        if not no_trunc and len(created_by) > 45:
+            created_by = created_by[:44] + "…"
+        image_id = row["Id"]
+        if image_id != "<missing>" and not no_trunc:
+            image_id = image_id.removeprefix("sha256:")[:12]
+        shown.append({"ID": image_id, "CreatedSince": _ago(created), "CreatedAt": created, "CreatedBy": created_by,
+                      "Size": _size(row.get("Size", 0)), "Comment": row.get("Comment", "")})
+    if fmt == "json":
+        for item in shown:
+            click.echo(json.dumps(item, separators=(",", ":")))
+        return
+    if fmt and fmt != "table":
+        from composer.cli.gotemplate import render_rows
+
+        click.echo(render_rows(fmt, shown, {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
+                                             "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"}),
+                   nl=False)
+        return
+    from composer.tabwriter import rows_table
+
+    table = [["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
+             *([r["ID"], r["CreatedSince"], r["CreatedBy"], r["Size"], r["Comment"]] for r in shown)]
+    click.echo(rows_table(table), nl=False)
 
 
 @image.command("tag")

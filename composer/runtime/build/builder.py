@@ -43,6 +43,9 @@ from composer.runtime.images.reference import parse_reference
 from composer.runtime.images.rootfs_import import apply_changes
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
+BUILD_LABEL = "io.composer.build"
+BUILD_OWNER_LABEL = "io.composer.build.owner"
+"""`<pid>:<start time>` of the building process: a build container whose builder is gone is swept."""
 _HEREDOC_ONLY = re.compile(r"<<-?(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
 
 
@@ -157,7 +160,18 @@ class Builder:
             self._download_dir = None
             self._resources.close()  # the downloads of ADD <url> go with their scratch directory
 
+    def _sweep_orphans(self) -> None:
+        """Remove the RUN containers of builds that were killed (their builder process is gone): a killed
+        build leaves nothing behind once another build runs, secrets passed to a RUN included."""
+        for container in self.engine.list(all=True):
+            labels = container.record.labels
+            if labels.get(BUILD_LABEL) != "true" or _process_alive(labels.get(BUILD_OWNER_LABEL, "")):
+                continue
+            with contextlib.suppress(ComposerError, OSError):
+                self.engine.remove(container.id, force=True)
+
     def _build(self, opts: BuildOptions) -> BuildResult:
+        self._sweep_orphans()
         self.steps = self.cached = 0
         self.opts = opts
         self.pulled: dict[str, str] = {}
@@ -201,7 +215,8 @@ class Builder:
         return BuildResult(image_id, self.steps, self.cached)
 
     def fail(self, line: int, message: str) -> ComposerError:
-        return df.error(line, message, self.name)
+        """An error at a Dockerfile line; a URL's credentials (ADD https://user:token@...) are not shown."""
+        return df.error(line, remote.redact(message), self.name)
 
     def _target_index(self, target: str | None) -> int:
         if target is None:
@@ -266,7 +281,7 @@ class Builder:
             self._step(state, ins)
             self.progress.done()
         for number, ins in enumerate(stage.instructions, start=2):
-            self.progress.step(f"{label}{number}/{total}", ins.text)
+            self.progress.step(f"{label}{number}/{total}", remote.redact(ins.text))
             self._step(state, ins)
             self.progress.done()
         if final and self.opts.labels:
@@ -345,7 +360,8 @@ class Builder:
     # -- instructions -----------------------------------------------------------------------------
 
     def _history(self, state: _State, created_by: str, *, empty: bool) -> None:
-        entry: dict[str, Any] = {"created": lay.now(), "created_by": created_by, "comment": "composer build"}
+        entry: dict[str, Any] = {"created": lay.now(), "created_by": remote.redact(created_by),
+                                 "comment": "composer build"}
         if empty:
             entry["empty_layer"] = True
         state.doc.setdefault("history", []).append(entry)
@@ -585,6 +601,7 @@ class Builder:
             service["shm_size"] = self.opts.shm_size
         with contextlib.ExitStack() as held:  # the mounts' locks and overlays, released after the container goes
             stubs: dict[str, Any] = {}
+            secret_env: Mapping[str, str] = {}
             if mounts:
                 stubs = mnt.probe(self._layer_dirs(state), [m.target for m in mounts if m.target], work / "probe")
                 preparer = mnt.Preparer(store=self.store, context=self.context, build_root=self.build_root,
@@ -593,18 +610,18 @@ class Builder:
                     service["volumes"], extra = preparer.prepare(mounts)
                 except ComposerError as err:
                     raise self.fail(ins.line, f"RUN --mount: {err.message}") from None
-                service["environment"] = {**env, **extra}
-            return self._run_container(state, ins, argv, service, stubs)
+                secret_env = extra  # never in the container's record: see CreateRequest.secret_env
+            return self._run_container(state, ins, argv, service, stubs, secret_env)
         raise AssertionError("unreachable")
 
     def _run_container(self, state: _State, ins: df.Instruction, argv: list[str], service: dict[str, Any],
-                       stubs: Mapping[str, Any]) -> lay.Layer:
+                       stubs: Mapping[str, Any], secret_env: Mapping[str, str]) -> lay.Layer:
         from composer.runtime.engine.engine import CreateRequest
         from composer.runtime.engine.logstream import stream_log
 
         assert state.image_id is not None
-        record = self.engine.create(CreateRequest(image=state.image_id, service=service,
-                                                  labels={"io.composer.build": "true"}))
+        record = self.engine.create(CreateRequest(image=state.image_id, service=service, secret_env=secret_env,
+                                                  labels={BUILD_LABEL: "true", BUILD_OWNER_LABEL: _process_token()}))
         output: list[str] = []
         try:
             self.engine.start(record.id)
@@ -734,7 +751,7 @@ class Builder:
             return got
         if self._download_dir is None:
             self._download_dir = self._resources.enter_context(lay.scratch(self.build_root / "work"))
-        self.progress.output(f"downloading {url}")
+        self.progress.output(f"downloading {remote.redact(url)}")
         try:
             got = remote.download(url, self._download_dir / str(len(self.downloads)),
                                   on_progress=self.progress.output)
@@ -821,6 +838,25 @@ class Builder:
             spec = user
         found = resolve_user(spec, read_text_in_root(root, "/etc/passwd"), read_text_in_root(root, "/etc/group"))
         return found.uid, found.gid
+
+
+def _start_time(pid: int) -> str | None:
+    """A process's start time in clock ticks (/proc/PID/stat field 22): with the pid, it names one process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2:].split()
+    return fields[19] if len(fields) > 19 and fields[0] not in ("Z", "X") else None
+
+
+def _process_token() -> str:
+    return f"{os.getpid()}:{_start_time(os.getpid())}"
+
+
+def _process_alive(token: str) -> bool:
+    pid, _, start = token.partition(":")
+    return pid.isdigit() and start != "None" and _start_time(int(pid)) == start
 
 
 def _heredoc_source(pattern: str, heredocs: Mapping[str, df.Heredoc]) -> df.Heredoc | None:

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,14 +47,25 @@ def _shown(name: str) -> str:
     return re.sub(r"-[0-9a-f]{16}$", "", name)
 
 
+STALE_NEW = 3600.0
+"""Seconds after which a `.new-*` directory (a cache mount's first use, renamed into place) is abandoned."""
+
+
+def _older_than(path: Path, seconds: float) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime > seconds
+    except OSError:
+        return False
+
+
 def _prune_cache_mounts(root: Path, report: BuildPruneReport) -> None:
     mounts = root / "cache-mounts"
     if not mounts.is_dir():
         return
     for entry in sorted(mounts.iterdir()):
         if not entry.is_dir() or entry.name.startswith("."):
-            if entry.name.startswith(".new-"):  # a first use that died before its rename
-                shutil.rmtree(entry, ignore_errors=True)
+            if entry.name.startswith(".new-") and _older_than(entry, STALE_NEW):  # a first use that died
+                shutil.rmtree(entry, ignore_errors=True)  # before its rename (a young one may be mid-way)
             continue
         lock = mounts / f"{entry.name}.lock"
         fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -64,8 +76,7 @@ def _prune_cache_mounts(root: Path, report: BuildPruneReport) -> None:
                 report.busy.append(_shown(entry.name))
                 continue
             report.space_reclaimed += _tree_size(entry)
-            shutil.rmtree(entry)
-            lock.unlink(missing_ok=True)
+            shutil.rmtree(entry)  # the lock file stays: a build waiting on it must lock the same inode
             report.deleted.append(f"cache-mount:{_shown(entry.name)}")
         finally:
             os.close(fd)
@@ -88,12 +99,12 @@ def prune_build_cache(build_root: Path, store: Any, *, all: bool = False,
         except (OSError, ValueError):
             entries = {}
         images = {image.id for image in store.images()}
-        kept = {} if all else {key: image for key, image in entries.items() if image in images}
-        write_atomic(path, json.dumps(kept, sort_keys=True).encode(), fsync=False)
-        if all:  # the step images, when no tag or container holds them
-            pruned = store.prune(in_use=in_use, only=set(entries.values()) & images)
+        if all:  # the step images first, when no tag or container holds them: killed after this, a rerun
+            pruned = store.prune(in_use=in_use, only=set(entries.values()) & images)  # still finds the entries
             report.deleted.extend(event.value for event in pruned.events if event.kind == "Deleted")
             report.space_reclaimed += pruned.space_reclaimed
+        kept = {} if all else {key: image for key, image in entries.items() if image in images}
+        write_atomic(path, json.dumps(kept, sort_keys=True).encode(), fsync=False)
     finally:
         os.close(fd)
     return report

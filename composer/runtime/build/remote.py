@@ -15,6 +15,7 @@ import hashlib
 import os
 import posixpath
 import re
+import ssl
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,15 @@ _CHUNK = 1 << 20
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _CHECKSUM = re.compile(r"^(sha256|sha384|sha512):([0-9a-f]+)$")
 _HEX_LENGTH = {"sha256": 64, "sha384": 96, "sha512": 128}
+
+
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
+
+
+def redact(text: str) -> str:
+    """`text` with the credentials of every URL in it (`https://user:token@host`) replaced by `***`, for
+    progress lines, errors and the image history, as BuildKit does."""
+    return _USERINFO.sub(r"\1***@", text)
 
 
 def is_url(source: str) -> bool:
@@ -111,11 +121,12 @@ def _reason(err: BaseException) -> str:
 def download(url: str, target: Path, *, on_progress: Callable[[str], None] | None = None,
              client: httpx.Client | None = None) -> Download:
     """GET `url` into the file `target` (created, mode 0600); errors say `ADD <url>: ...`."""
-    what = f"ADD {url}"
+    what = f"ADD {redact(url)}"
     if not is_http(url):
         raise ComposerError(f"{what}: only http:// and https:// URLs can be added")
     own = client is None
-    session = client if client is not None else httpx.Client(follow_redirects=True, timeout=_TIMEOUT)
+    session = client if client is not None else httpx.Client(  # the system's CAs, as for registries
+        follow_redirects=True, timeout=_TIMEOUT, verify=ssl.create_default_context())
     hasher = hashlib.sha256()
     size = 0
     try:
@@ -137,7 +148,7 @@ def download(url: str, target: Path, *, on_progress: Callable[[str], None] | Non
         except httpx.TimeoutException:
             raise ComposerError(f"{what}: the server did not answer in time") from None
         except httpx.ConnectError as err:
-            host = urllib.parse.urlsplit(url).netloc
+            host = urllib.parse.urlsplit(url).hostname or "the server"
             raise ComposerError(f"{what}: cannot reach {host}: {_reason(err)}") from None
         except httpx.HTTPError as err:
             raise ComposerError(f"{what}: the download failed: {_reason(err)}") from None
@@ -152,7 +163,7 @@ def download(url: str, target: Path, *, on_progress: Callable[[str], None] | Non
         os.utime(target, (when, when))
     digest = "sha256:" + hasher.hexdigest()
     if on_progress is not None:
-        on_progress(f"downloaded {url}: {size} bytes, {digest}")
+        on_progress(f"downloaded {redact(url)}: {size} bytes, {digest}")
     return Download(url, target, name, digest, size)
 
 

@@ -81,6 +81,9 @@ class CreateRequest:
     leave_stdin_open: bool = False
     """With `stdin_open`: keep the container's stdin open when an attached client leaves (`create -i`,
     `run -di`); off, the client's end of input is the container's (an attached `run -i`)."""
+    secret_env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """Environment that must not be recorded (a build's `RUN --mount=type=secret,env=`): it goes into the
+    runtime spec only, so neither the record nor `inspect` holds it, and it is gone with the container."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,6 +401,7 @@ class Engine:
                 oci_config,
                 ANNOTATION_STOP_SIGNAL,
                 probe_host(self.oci.cfg.runtime),
+                request.secret_env,
             )
         raise AssertionError("unreachable")
 
@@ -411,6 +415,7 @@ class Engine:
         oci_config: Any,
         stop_signal_key: str,
         host: Any,
+        secret_env: Mapping[str, str] | None = None,
     ) -> ContainerRecord:
         from composer.runtime.hostprobe import host_devices
 
@@ -454,6 +459,9 @@ class Engine:
                 annotations={"io.composer.container.name": record.name, "io.composer.image.id": record.image_id},
                 diagnostics=diagnostics,
             )
+            if secret_env:
+                env = [e for e in spec["process"].get("env") or () if e.partition("=")[0] not in secret_env]
+                spec["process"]["env"] = env + [f"{k}={v}" for k, v in secret_env.items()]
             record.stop_signal = spec["annotations"][stop_signal_key]
             record.path, *rest = spec["process"]["args"]
             record.args = list(rest)

@@ -151,6 +151,10 @@ def open_decompressed(raw: IO[bytes]) -> tuple[IO[bytes], str]:
 DECOMPRESS_ERRORS: tuple[type[BaseException], ...] = (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile)
 
 
+class LocalWriteError(ComposerError):
+    """Writing the layer failed on this machine (disk full, quota, permissions), not because of its content."""
+
+
 class DigestReader:
     """Hash and count what is read, refusing to go past a size cap (decompression bombs)."""
 
@@ -381,9 +385,10 @@ class _Applier:
             raise
         except DECOMPRESS_ERRORS:  # the stream, not this entry, is at fault: extract_layer says so
             raise
-        except (OSError, ValueError, OverflowError) as err:
-            why = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
-            raise ComposerError(f"{label}: {why}") from None
+        except OSError as err:
+            raise LocalWriteError(f"{label}: {err.strerror or err}") from None
+        except (ValueError, OverflowError) as err:
+            raise ComposerError(f"{label}: {err}") from None
 
     def apply(self, member: tarfile.TarInfo, tar: tarfile.TarFile) -> None:
         parts = split_entry_name(member.name)

@@ -11,6 +11,7 @@ a `run`) parses these, and building nine pydantic models cost about 60 ms of sta
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -157,10 +158,10 @@ class _Doc:
             if isinstance(value, _Doc):
                 out[key] = value.to_json()
             elif isinstance(value, list):
-                out[key] = [v.to_json() if isinstance(v, _Doc) else v for v in value]
+                out[key] = [v.to_json() if isinstance(v, _Doc) else copy.deepcopy(v) for v in value]
             elif value is not None:
-                out[key] = value
-        out.update(self.extra)
+                out[key] = copy.deepcopy(value)  # the caller may edit it; the model stays as parsed
+        out.update(copy.deepcopy(dict(self.extra)))
         return out
 
 

@@ -33,6 +33,7 @@ from composer.runtime.fsutil import fsync_dir
 from composer.runtime.images import model
 from composer.runtime.images.auth import DOCKER_HUB_KEY, Credentials, server_key
 from composer.runtime.images.blob_stream import ALIGN, IncomingBlob
+from composer.runtime.images.extract import LocalWriteError
 from composer.runtime.images.model import Index, Manifest
 from composer.runtime.images.platforms import PlatformSpec, available, parse_platform, pick_manifest
 from composer.runtime.images.reference import Reference, parse_reference
@@ -208,6 +209,9 @@ class _Puller:
                                         f"manifest says ({desc.size} bytes)")
                 await send.send(chunk)
                 self.progress.status(key, "Downloading", size, desc.size)
+            if size < desc.size:  # the body ended early without an error: a cut like any other
+                raise DownloadCut(f"the registry closed the connection after {size} of {desc.size} bytes "
+                                  "(run the command again to resume)")
         except ComposerError as err:
             await send.send(err)
         else:
@@ -233,8 +237,11 @@ class _Puller:
                     seal()
                 else:
                     self.store.unpack_layer(incoming, desc.digest, diff_id, check_blob=seal)  # type: ignore[arg-type]
-            except DownloadCut as err:  # what arrived is kept: the next pull resumes after it
+            except (DownloadCut, LocalWriteError) as err:  # what arrived is kept: the next pull resumes after it
                 raise ComposerError(f"{self.ref.familiar()}: blob {desc.digest}: {err.message}") from None
+            except OSError as err:  # this machine's trouble (a full disk): the bytes so far are good
+                raise ComposerError(f"{self.ref.familiar()}: blob {desc.digest}: {err.strerror or err} "
+                                    f"({err.filename or partial})") from None
             except ComposerError as err:  # bad bytes: resuming from them would fail again
                 partial.unlink(missing_ok=True)
                 if err.message.startswith(self.ref.familiar()):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import socket
 import tarfile
 import threading
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from composer.runtime.build import remote
+from tests.cli.harness import run_cli
 from tests.runtime.build.test_build import BASE, build, context, run_image
 from tests.runtime.engine.enginefix import EngineEnv
 
@@ -154,6 +156,30 @@ CMD ["cat", "/checked.txt"]
     result = build(eng, "-t", "checked", str(ctx))
     assert result.code == 0, result.stderr
     assert run_image(eng, "checked").stdout == "checked\n"
+
+
+def test_url_credentials_never_show(eng: EngineEnv, http: Served) -> None:
+    """`https://user:token@host/...`: neither the progress, nor an error, nor the history shows the token."""
+    http.files["/private.txt"] = (200, b"private\n", {})
+    with_token = http.base.replace("http://", "http://builder:s3cr3t-t0ken@")
+    ctx = context(eng, {"Dockerfile": f"FROM {BASE}\nADD {with_token}/private.txt /private.txt\n"})
+    good = build(eng, "-t", "private", str(ctx))
+    assert good.code == 0, good.stderr
+    assert "s3cr3t-t0ken" not in good.stderr + good.stdout
+    assert "builder:***@" not in good.stderr
+    assert "***@127.0.0.1" in good.stderr
+    history = run_cli(eng.tmp, ["image", "history", "--no-trunc", "private"], env=eng.env)
+    assert history.code == 0, history.stderr
+    assert "s3cr3t-t0ken" not in history.stdout
+    rows = [json.loads(line) for line in run_cli(eng.tmp, ["image", "history", "--format", "json", "private"],
+                                                  env=eng.env).stdout.splitlines()]
+    assert rows[0]["CreatedBy"].startswith("ADD http://***@127.0.0.1")
+    assert set(rows[0]) == {"ID", "CreatedSince", "CreatedAt", "CreatedBy", "Size", "Comment"}
+    (ctx / "Dockerfile").write_text(f"FROM {BASE}\nADD {with_token}/missing.txt /m.txt\n")
+    bad = build(eng, "-t", "private2", str(ctx))
+    assert bad.code == 1
+    assert "s3cr3t-t0ken" not in bad.stderr + bad.stdout
+    assert "the server answered 404" in bad.stderr
 
 
 def _closed_port() -> int:

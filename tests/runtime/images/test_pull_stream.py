@@ -154,6 +154,22 @@ def test_a_cut_download_publishes_nothing_and_the_next_pull_resumes(served: Serv
     assert not list((dest.root / "downloads").glob("*.partial"))
 
 
+def test_a_body_that_ends_early_without_error_is_a_cut_too(served: Served, tmp_path: Path) -> None:
+    """A server that sends fewer bytes than the descriptor says, and says so in its Content-Length."""
+    body, kind = served.registry.files[served.layer_path]
+    short = len(body) // 2 + 77
+    served.registry.files[served.layer_path] = (body[:short], kind)
+    dest = ImageStore(tmp_path / "dest")
+    with pytest.raises(ComposerError, match=rf"closed the connection after {short} of {len(body)} bytes"):
+        served.pull(dest)
+    partial = dest.root / "downloads" / f"{served.layer_path.rsplit(':', 1)[1]}.partial"
+    assert partial.stat().st_size == short  # kept: the bytes that came are good
+    assert not dest.has_layer(served.diff_id)
+    served.registry.files[served.layer_path] = (body, kind)
+    assert served.pull(dest).image_id == served.image_id
+    assert served.registry.ranges == [f"bytes={short - short % ALIGN}-"]
+
+
 def test_a_corrupt_blob_publishes_neither_blob_nor_layer(served: Served, tmp_path: Path) -> None:
     body, kind = served.registry.files[served.layer_path]
     spoiled = bytearray(body)
