@@ -165,7 +165,10 @@ class _Puller:
 
     async def _download(self, desc: model.Descriptor, key: str, partial: Path, diff_id: str | None) -> None:
         have = await trio.to_thread.run_sync(_file_size, partial)
-        have = 0 if have >= desc.size else have - have % ALIGN
+        if have > desc.size:
+            have = 0  # not this blob's bytes
+        have = max(0, min(have, desc.size - 1))  # a complete one (killed before its rename) asks for its tail
+        have -= have % ALIGN
         headers = {"Range": f"bytes={have}-"} if have else {}
         self.progress.status(key, "Pulling fs layer")
         response = await self.session.send("GET", f"/v2/{self.ref.path}/blobs/{desc.digest}", self.scopes,
@@ -355,7 +358,12 @@ async def _fetch_image(store: ImageStore, ref: Reference, session: Session, want
 
 def _ensure_dirs(store: ImageStore) -> None:
     with store.locked():
-        (store.root / "downloads").mkdir(mode=0o700, exist_ok=True)
+        downloads = store.root / "downloads"
+        downloads.mkdir(mode=0o700, exist_ok=True)
+        for stray in downloads.glob("*.*.partial"):  # `<hex>.<pid>.partial`: a second copy of a dead process
+            pid = stray.name.split(".")[1]
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                stray.unlink(missing_ok=True)
 
 
 def _current(store: ImageStore, text: str) -> str | None:
