@@ -355,7 +355,7 @@ class OciRuntime:
         except (OSError, ValueError, KeyError, TypeError, LookupError):
             return False
         try:
-            if not _same_process(pid, start) or not _init_of_own_pid_namespace(pid):
+            if not _same_process(pid, start) or not _init_of_own_pid_namespace(pid) or not _past_exec(pid):
                 return False
             signal_mod.pidfd_send_signal(fd, signum)
             return True
@@ -393,6 +393,17 @@ def _same_process(pid: int, start: int) -> bool:
         return fields[0] not in (b"Z", b"X", b"x") and int(fields[19]) == start
     except (IndexError, ValueError):
         raise LookupError(f"unexpected /proc/{pid}/stat") from None
+
+
+def _past_exec(pid: int, timeout: float = 1.0) -> bool:
+    """Whether runc's init has become the container's command. Just after `start` it may still be runc's own
+    Go program (`runc:[2:INIT]`), which a signal like SIGTERM kills where the command might ignore it."""
+    deadline = time.monotonic() + timeout
+    while Path(f"/proc/{pid}/comm").read_text().startswith("runc:["):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.001)
+    return True
 
 
 def _init_of_own_pid_namespace(pid: int) -> bool:
